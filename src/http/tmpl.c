@@ -1,0 +1,2 @@
+/* placeholder: implemented by the module owner */
+typedef int placeholder_tmpl;
