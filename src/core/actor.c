@@ -11,5 +11,6 @@ yz_actor actor_system(const char *what)
 	memset(&a, 0, sizeof a);
 	snprintf(a.login, sizeof a.login, "system:%s", what ? what : "job");
 	yz_strlcpy(a.name, a.login, sizeof a.name);
+	a.scope.all = true;
 	return a;
 }

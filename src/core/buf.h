@@ -20,6 +20,14 @@ typedef struct buf {
 	size_t len, cap, max;
 } buf;
 
+/* Chain appends, stopping at the first failure:
+ *   yz_status st = YZ_OK; BUF_TRY(st, buf_puts(&b, "a")); BUF_TRY(st, ...); */
+#define BUF_TRY(st, call)                                                                          \
+	do {                                                                                       \
+		if ((st) == YZ_OK)                                                                 \
+			(st) = (call);                                                             \
+	} while (0)
+
 void buf_init(buf *b, size_t max);
 void buf_free(buf *b);
 void buf_reset(buf *b); /* length to 0, keep memory */

@@ -150,5 +150,10 @@ YZ_MUST_USE yz_status crypto_sm2_za(const crypto_key *k, const void *id, size_t 
  * the underlying EVP_PKEY*, borrowed. Declared as void* so that including
  * this header does not pull OpenSSL into every module. */
 void *crypto_key_evp(const crypto_key *k);
+/* The reverse, for keys OpenSSL hands over (a certificate's public key):
+ * evp is an EVP_PKEY*, borrowed; the new crypto_key takes its own reference.
+ * The same rules as every other entry: an EC key on the SM2 curve becomes
+ * SM2-typed, other curves and key types are refused. */
+YZ_MUST_USE yz_status crypto_key_from_evp(void *evp, crypto_key **out, yz_err *e);
 
 #endif

@@ -47,6 +47,35 @@
  *
  * Limits: a template ≤ 1 MiB, nesting ≤ 32 sections, partial/layout depth ≤ 8,
  * output bounded by the caller's buf maximum (YZ_ETOOBIG).
+ *
+ * Details pinned by the implementation:
+ *   - {{!-- … --}} is a comment that may contain "}}". A numeric name part
+ *     indexes an array (items.0.name). @key is empty for arrays.
+ *   - URL attributes also include data, background, longdesc, manifest, ping,
+ *     xlink:href, codebase, icon, usemap, profile, archive, classid; srcdoc
+ *     and imagesrcset refuse values like srcset. A value directly after "<"
+ *     is a value inside a tag.
+ *   - {{> partial }} and {{ slot }} stand only in element text (or <title>/
+ *     <textarea> text); a template and each block must end in element text.
+ *   - Sections do not change the tracked context: every branch of a section
+ *     must end in the context where the others end (an empty or missing
+ *     {{ else }} ends where the section opened), and an each body must end
+ *     where it starts. A branch may end inside or after an attribute name
+ *     (<input {{#if c}}checked{{/if}}>) if the text after the section starts
+ *     with white space, "/" or ">".
+ *   - Layouts may extend layouts (≤ 8 levels): the blocks of each level are
+ *     rendered with the slots of the level below and replace blocks of the
+ *     same name. Link fails when a block has no {{ slot }} of its name
+ *     anywhere in its layout chain (partials included), on extends cycles
+ *     and when a partial names a template that extends.
+ *   - A render fails with YZ_EINVAL for an unknown template or unlinked set
+ *     and with YZ_ETOOBIG when the output would pass out->max, partials nest
+ *     deeper than 8, or the render executes more than 2^20 + 16 × out->max
+ *     instructions (loops that write nothing). On failure out keeps the
+ *     length it had before the call.
+ *   - Adding templates or messages is not thread-safe and must finish before
+ *     rendering starts; tmpl_set_add after tmpl_set_link requires a new link.
+ *     A duplicate template name is YZ_EINVAL.
  */
 #ifndef YZ_HTTP_TMPL_H
 #define YZ_HTTP_TMPL_H
@@ -64,7 +93,7 @@ void tmpl_set_free(tmpl_set *s);
 /* Add one template from source. Compile errors name the template, line and
  * column. References to other templates are resolved by tmpl_set_link. */
 YZ_MUST_USE yz_status tmpl_set_add(tmpl_set *s, const char *name, const char *src, size_t n,
-				   yz_err *e);
+                                   yz_err *e);
 /* Load every *.html under dir (recursively) with tmpl_set_add. */
 YZ_MUST_USE yz_status tmpl_set_load_dir(tmpl_set *s, const char *dir, yz_err *e);
 /* Message table for a language: an object of key → string (nested objects
@@ -79,7 +108,7 @@ int tmpl_set_has(const tmpl_set *s, const char *name);
 /* Render `name` with data (an object; not stolen) in language lang (falls back
  * to the first language whose table was added, then to the key itself). */
 YZ_MUST_USE yz_status tmpl_render(const tmpl_set *s, const char *name, json_t *data,
-				  const char *lang, buf *out, yz_err *e);
+                                  const char *lang, buf *out, yz_err *e);
 /* Look up a message the same way {{ t }} does; never NULL (the key itself). */
 const char *tmpl_message(const tmpl_set *s, const char *lang, const char *key);
 

@@ -209,6 +209,12 @@ yz_status store_rows_close(store_rows *r, yz_err *e)
 	return st;
 }
 
+void store_rows_discard(store_rows *r)
+{
+	if (r)
+		r->c->be->rows_free(r);
+}
+
 yz_status store_query_int(store_conn *c, const char *sql, const store_val *args, int nargs,
                           int64_t *out, yz_err *e)
 {

@@ -99,6 +99,9 @@ const void *store_col_blob(store_rows *r, int col, size_t *n);
 /* Releases the result; returns the first error met while iterating. */
 YZ_MUST_USE yz_status store_rows_close(store_rows *r, yz_err *e);
 
+/* Close a result on an error path where its own status no longer matters. */
+void store_rows_discard(store_rows *r);
+
 /* One row, first column as integer: YZ_ENOTFOUND when there is no row. */
 YZ_MUST_USE yz_status store_query_int(store_conn *c, const char *sql, const store_val *args,
                                       int nargs, int64_t *out, yz_err *e);

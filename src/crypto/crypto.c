@@ -1,2 +1,0 @@
-/* placeholder: implemented by the module owner */
-typedef int placeholder_crypto;

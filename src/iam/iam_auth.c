@@ -1,0 +1,411 @@
+/*
+ * iam_auth.c — password login with lockout, sessions, and authorisation
+ * (permission → data scope).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/slice.h"
+#include "crypto/crypto.h"
+#include "iam/iam_int.h"
+
+#define TOUCH_EVERY_MS 60000
+
+static void session_id_of(const char *token, char out[65])
+{
+	unsigned char d[CRYPTO_SM3_LEN];
+	crypto_sm3(token, strlen(token), d);
+	hex_encode(d, sizeof d, out);
+}
+
+typedef struct login_row {
+	bool found;
+	int64_t id, org_id, locked_until;
+	char hash[200], status[16], login[64];
+	char path[IAM_PATH_MAX];
+} login_row;
+
+static yz_status read_login(store *s, const char *login, login_row *u, yz_err *e)
+{
+	memset(u, 0, sizeof *u);
+	store_conn *c;
+	yz_status st = store_reader(s, &c, e);
+	if (st != YZ_OK)
+		return st;
+	store_rows *r;
+	store_val a[] = {sv_text(login)};
+	st = store_query(c,
+			 "SELECT u.id, COALESCE(u.org_id, 0), u.locked_until, u.pw_hash, u.status, "
+			 "u.login, COALESCE(o.path, '') FROM iam_user u LEFT JOIN iam_org o ON o.id = "
+			 "u.org_id WHERE u.login = ?",
+			 a, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	if (store_next(r)) {
+		u->found = true;
+		u->id = store_col_int(r, 0);
+		u->org_id = store_col_int(r, 1);
+		u->locked_until = store_col_int(r, 2);
+		yz_strlcpy(u->hash, store_col_text(r, 3), sizeof u->hash);
+		yz_strlcpy(u->status, store_col_text(r, 4), sizeof u->status);
+		yz_strlcpy(u->login, store_col_text(r, 5), sizeof u->login);
+		yz_strlcpy(u->path, store_col_text(r, 6), sizeof u->path);
+	}
+	return store_rows_close(r, e);
+}
+
+typedef struct login_job {
+	const iam_policy *p;
+	yz_actor who; /* the user once known, else anonymous with the caller's ip/rid */
+	const login_row *u;
+	const char *attempted;
+	const char *new_hash; /* rehash on success, or NULL */
+	const char *session_id, *csrf, *user_agent;
+	bool success;
+	int64_t locked_until; /* out: set when this failure locked the account */
+} login_job;
+
+static yz_status login_job_fn(store_conn *tx, void *arg, yz_err *e)
+{
+	login_job *j = arg;
+	int64_t now = clock_now_ms();
+	const char *path = j->u->path[0] ? j->u->path : NULL;
+	char obj[96];
+	if (j->u->found)
+		snprintf(obj, sizeof obj, "user:%lld", (long long)j->u->id);
+	else
+		snprintf(obj, sizeof obj, "login:%.80s", j->attempted);
+	if (!j->success) {
+		if (!j->u->found)
+			return audit_append(tx, &j->who, "iam.login.failed", obj, NULL, NULL, e);
+		int64_t failed = 0;
+		store_val a[] = {sv_int(now), sv_int(j->u->id)};
+		yz_status st = store_query_int(tx,
+					       "UPDATE iam_user SET failed_count = failed_count + 1, "
+					       "updated_at = ? WHERE id = ? RETURNING failed_count",
+					       a, 2, &failed, e);
+		if (st != YZ_OK)
+			return st;
+		st = audit_append(tx, &j->who, "iam.login.failed", obj, path, NULL, e);
+		if (st != YZ_OK || failed < j->p->lockout_failures)
+			return st;
+		j->locked_until = now + (int64_t)j->p->lockout_minutes * 60000;
+		store_val b[] = {sv_int(j->locked_until), sv_int(j->u->id)};
+		st = store_exec(tx, "UPDATE iam_user SET locked_until = ?, failed_count = 0 WHERE id = ?",
+				b, 2, e);
+		if (st != YZ_OK)
+			return st;
+		json_t *c = json_pack("{s:I, s:i}", "failures", (json_int_t)failed, "minutes",
+				      j->p->lockout_minutes);
+		st = audit_append(tx, &j->who, "iam.user.locked", obj, path, c, e);
+		json_decref(c);
+		return st;
+	}
+	store_val a[] = {sv_int(now), sv_text(j->new_hash), sv_int(now), sv_int(j->u->id)};
+	yz_status st = store_exec(tx,
+				  "UPDATE iam_user SET failed_count = 0, locked_until = 0, "
+				  "last_login_at = ?, pw_hash = COALESCE(?, pw_hash), updated_at = ? "
+				  "WHERE id = ?",
+				  a, 4, e);
+	if (st != YZ_OK)
+		return st;
+	char ua[201];
+	yz_strlcpy(ua, j->user_agent ? j->user_agent : "", sizeof ua);
+	store_val s[] = {sv_text(j->session_id),
+			 sv_int(j->u->id),
+			 sv_text(j->csrf),
+			 sv_int(now),
+			 sv_int(now),
+			 sv_int(now + (int64_t)j->p->session_max_hours * 3600000),
+			 sv_text(j->who.ip),
+			 sv_text(ua)};
+	st = store_exec(tx,
+			"INSERT INTO iam_session (id, user_id, csrf, created_at, last_seen, expires_at, "
+			"ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			s, SV_N(s), e);
+	if (st != YZ_OK)
+		return st;
+	return audit_append(tx, &j->who, "iam.login", obj, path, NULL, e);
+}
+
+yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const char *login,
+		    const char *password, const char *user_agent, iam_login_result *out, yz_err *e)
+{
+	memset(out, 0, sizeof *out);
+	if (!login || !*login)
+		yz_field(e, "login", "required", "your login name", NULL);
+	if (!password || !*password)
+		yz_field(e, "password", "required", "your password", NULL);
+	if (e && e->nfield)
+		return YZ_EINVAL;
+	if (strlen(login) > 64 || strlen(password) > 128)
+		return yz_fail(e, YZ_EUNAUTH, "wrong login or password");
+	login_row u;
+	yz_status st = read_login(s, login, &u, e);
+	if (st != YZ_OK)
+		return st;
+	int64_t now = clock_now_ms();
+	login_job j = {.p = p, .who = *from, .u = &u, .attempted = login, .user_agent = user_agent};
+	j.who.scope.all = true;
+	if (u.found) {
+		j.who.user_id = u.id;
+		j.who.org_id = u.org_id;
+		yz_strlcpy(j.who.login, u.login, sizeof j.who.login);
+	} else {
+		yz_strlcpy(j.who.login, "anonymous", sizeof j.who.login);
+	}
+	if (u.found && u.locked_until > now) {
+		out->locked_until = u.locked_until;
+		char until[40];
+		clock_format_city_human(u.locked_until, until, sizeof until);
+		return yz_fail(e, YZ_ELOCKED,
+			       "the account is locked after too many failed logins until %s", until);
+	}
+	bool rehash = false;
+	/* Unknown logins cost the same PBKDF2 work as known ones. */
+	char dummy[128];
+	snprintf(dummy, sizeof dummy,
+		 "pbkdf2-sm3$%d$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		 p->pbkdf2_iterations);
+	yz_status v = crypto_password_verify(password, u.found ? u.hash : dummy, p->pbkdf2_iterations,
+					     &rehash);
+	bool ok = u.found && v == YZ_OK;
+	if (ok && strcmp(u.status, "active") != 0)
+		return yz_fail(e, YZ_EFORBIDDEN, "the account is disabled");
+	char new_hash[160];
+	if (ok && rehash &&
+	    crypto_password_hash(password, p->pbkdf2_iterations, new_hash, sizeof new_hash) == YZ_OK)
+		j.new_hash = new_hash;
+	char sid[65];
+	if (ok) {
+		if (crypto_random_token(32, out->token, sizeof out->token) != YZ_OK ||
+		    crypto_random_token(18, out->csrf, sizeof out->csrf) != YZ_OK)
+			return yz_fail(e, YZ_ECRYPTO, "no randomness for a session");
+		session_id_of(out->token, sid);
+		j.session_id = sid;
+		j.csrf = out->csrf;
+	}
+	j.success = ok;
+	st = store_write(s, login_job_fn, &j, e);
+	if (st != YZ_OK)
+		return st;
+	if (!ok) {
+		memset(out, 0, sizeof *out);
+		if (j.locked_until) {
+			out->locked_until = j.locked_until;
+			char until[40];
+			clock_format_city_human(j.locked_until, until, sizeof until);
+			return yz_fail(e, YZ_ELOCKED,
+				       "too many failed logins: the account is locked until %s", until);
+		}
+		return yz_fail(e, YZ_EUNAUTH, "wrong login or password");
+	}
+	out->user_id = u.id;
+	return YZ_OK;
+}
+
+typedef struct touch_ctx {
+	char id[65];
+	int64_t now;
+	bool remove;
+} touch_ctx;
+
+static yz_status touch_job(store_conn *tx, void *arg, yz_err *e)
+{
+	touch_ctx *t = arg;
+	if (t->remove) {
+		store_val a[] = {sv_text(t->id)};
+		return store_exec(tx, "DELETE FROM iam_session WHERE id = ?", a, 1, e);
+	}
+	store_val a[] = {sv_int(t->now), sv_text(t->id)};
+	return store_exec(tx, "UPDATE iam_session SET last_seen = ? WHERE id = ?", a, 2, e);
+}
+
+yz_status iam_session_resolve(store *s, const iam_policy *p, const char *token,
+			      iam_session_info *out, yz_err *e)
+{
+	memset(out, 0, sizeof *out);
+	size_t tl = strlen(token);
+	if (tl < 20 || tl > 64)
+		return yz_fail(e, YZ_EUNAUTH, "no session");
+	char sid[65];
+	session_id_of(token, sid);
+	store_conn *c;
+	yz_status st = store_reader(s, &c, e);
+	if (st != YZ_OK)
+		return st;
+	store_rows *r;
+	store_val a[] = {sv_text(sid)};
+	st = store_query(c,
+			 "SELECT s.user_id, s.csrf, s.last_seen, s.expires_at, u.login, u.name, u.kind, "
+			 "COALESCE(u.org_id, 0), u.status FROM iam_session s JOIN iam_user u ON u.id = "
+			 "s.user_id WHERE s.id = ?",
+			 a, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	bool found = store_next(r);
+	int64_t last = 0, expires = 0;
+	bool active = false;
+	if (found) {
+		out->user_id = store_col_int(r, 0);
+		yz_strlcpy(out->csrf, store_col_text(r, 1), sizeof out->csrf);
+		last = store_col_int(r, 2);
+		expires = store_col_int(r, 3);
+		yz_strlcpy(out->login, store_col_text(r, 4), sizeof out->login);
+		yz_strlcpy(out->name, store_col_text(r, 5), sizeof out->name);
+		out->kind = iam_kind_parse(store_col_text(r, 6));
+		out->org_id = store_col_int(r, 7);
+		active = !strcmp(store_col_text(r, 8), "active");
+	}
+	st = store_rows_close(r, e);
+	if (st != YZ_OK)
+		return st;
+	int64_t now = clock_now_ms();
+	touch_ctx t = {.now = now};
+	memcpy(t.id, sid, sizeof t.id);
+	if (!found)
+		return yz_fail(e, YZ_EUNAUTH, "no session");
+	if (!active || now >= expires || now - last > (int64_t)p->session_idle_minutes * 60000) {
+		t.remove = true;
+		/* bookkeeping: if it cannot be queued the row expires anyway */
+		yz_status ignored = store_write_detached(s, touch_job, &t, sizeof t, NULL);
+		(void)ignored;
+		memset(out, 0, sizeof *out);
+		return yz_fail(e, YZ_EUNAUTH, "the session has ended");
+	}
+	if (now - last > TOUCH_EVERY_MS) {
+		/* a lost touch only shortens the idle window by a minute */
+		yz_status ignored = store_write_detached(s, touch_job, &t, sizeof t, NULL);
+		(void)ignored;
+	}
+	memcpy(out->session, sid, sizeof out->session);
+	return YZ_OK;
+}
+
+typedef struct logout_job {
+	const yz_actor *who;
+	const char *sid;
+} logout_job;
+
+static yz_status logout_fn(store_conn *tx, void *arg, yz_err *e)
+{
+	logout_job *j = arg;
+	store_val a[] = {sv_text(j->sid)};
+	yz_status st = store_exec(tx, "DELETE FROM iam_session WHERE id = ?", a, 1, e);
+	if (st != YZ_OK || store_changes(tx) == 0)
+		return st;
+	char obj[32];
+	snprintf(obj, sizeof obj, "user:%lld", (long long)j->who->user_id);
+	return audit_append(tx, j->who, "iam.logout", obj, NULL, NULL, e);
+}
+
+yz_status iam_logout(store *s, const yz_actor *who, const char *session, yz_err *e)
+{
+	logout_job j = {who, session};
+	return store_write(s, logout_fn, &j, e);
+}
+
+/* ---- authorisation ---- */
+
+typedef struct grant {
+	const char *perm;
+	int64_t org_id;
+	const char *path;
+} grant;
+
+struct iam_authz {
+	grant *g;
+	int n;
+};
+
+/* A path with one segment ("/1/") is the city root: it covers everything. */
+static bool is_root_path(const char *p)
+{
+	return p[0] == '/' && strchr(p + 1, '/') && strchr(p + 1, '/')[1] == '\0';
+}
+
+yz_status iam_authz_load(store_conn *c, int64_t user_id, arena *a, iam_authz **out, yz_err *e)
+{
+	*out = NULL;
+	iam_authz *z = arena_zalloc(a, sizeof *z);
+	if (!z)
+		return yz_fail(e, YZ_ENOMEM, "out of memory");
+	store_rows *r;
+	store_val args[] = {sv_int(user_id)};
+	yz_status st = store_query(c,
+				   "SELECT rp.perm, o.id, o.path FROM iam_user_role ur JOIN "
+				   "iam_role_perm rp ON rp.role_id = ur.role_id JOIN iam_org o ON "
+				   "o.id = ur.scope_org_id WHERE ur.user_id = ?",
+				   args, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	int cap = 0;
+	while (store_next(r)) {
+		if (z->n == cap) {
+			int nc = cap ? cap * 2 : 16;
+			grant *ng = arena_alloc(a, sizeof *ng * (size_t)nc);
+			if (!ng)
+				break;
+			if (z->n)
+				memcpy(ng, z->g, sizeof *ng * (size_t)z->n);
+			z->g = ng;
+			cap = nc;
+		}
+		grant *g = &z->g[z->n++];
+		g->perm = arena_strdup(a, store_col_text(r, 0));
+		g->org_id = store_col_int(r, 1);
+		g->path = arena_strdup(a, store_col_text(r, 2));
+	}
+	st = store_rows_close(r, e);
+	if (st != YZ_OK)
+		return st;
+	*out = z;
+	return YZ_OK;
+}
+
+bool iam_authz_allows(const iam_authz *z, const char *perm, arena *a, yz_scope *scope)
+{
+	*scope = (yz_scope){0};
+	if (!z)
+		return false;
+	int n = 0;
+	for (int i = 0; i < z->n; i++)
+		if (!strcmp(z->g[i].perm, perm))
+			n++;
+	if (!n)
+		return false;
+	int64_t *orgs = arena_alloc(a, sizeof *orgs * (size_t)n);
+	const char **paths = arena_alloc(a, sizeof *paths * (size_t)n);
+	if (!orgs || !paths)
+		return false;
+	int k = 0;
+	for (int i = 0; i < z->n; i++) {
+		if (strcmp(z->g[i].perm, perm) != 0)
+			continue;
+		if (is_root_path(z->g[i].path))
+			scope->all = true;
+		orgs[k] = z->g[i].org_id;
+		paths[k] = z->g[i].path;
+		k++;
+	}
+	scope->n = k;
+	scope->orgs = orgs;
+	scope->paths = paths;
+	return true;
+}
+
+json_t *iam_authz_json(const iam_authz *z)
+{
+	json_t *o = json_object();
+	for (int i = 0; z && i < z->n; i++) {
+		json_t *arr = json_object_get(o, z->g[i].perm);
+		if (!arr) {
+			arr = json_array();
+			json_object_set_new(o, z->g[i].perm, arr);
+		}
+		json_array_append_new(arr, json_string(z->g[i].path));
+	}
+	return o;
+}
