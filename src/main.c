@@ -32,17 +32,17 @@
 /* ---- the module table ---- */
 
 static const iam_perm_decl portal_perms[] = {
-	{"workbench.use", "perm.workbench.use"},
+    {"workbench.use", "perm.workbench.use"},
 };
 
 static const iam_perm_decl iam_perms[] = {
-	{"iam.org.read", "perm.iam.org.read"},       {"iam.org.manage", "perm.iam.org.manage"},
-	{"iam.user.read", "perm.iam.user.read"},     {"iam.user.manage", "perm.iam.user.manage"},
-	{"iam.role.read", "perm.iam.role.read"},     {"iam.role.manage", "perm.iam.role.manage"},
+    {"iam.org.read", "perm.iam.org.read"},   {"iam.org.manage", "perm.iam.org.manage"},
+    {"iam.user.read", "perm.iam.user.read"}, {"iam.user.manage", "perm.iam.user.manage"},
+    {"iam.role.read", "perm.iam.role.read"}, {"iam.role.manage", "perm.iam.role.manage"},
 };
 
 static const iam_perm_decl audit_perms[] = {
-	{"audit.read", "perm.audit.read"},
+    {"audit.read", "perm.audit.read"},
 };
 
 static yz_status audit_checkpoint_job(yz_app *app, yz_err *e)
@@ -51,7 +51,7 @@ static yz_status audit_checkpoint_job(yz_app *app, yz_err *e)
 }
 
 static const yz_job audit_jobs[] = {
-	{"audit.checkpoint", 60, audit_checkpoint_job},
+    {"audit.checkpoint", 60, audit_checkpoint_job},
 };
 
 static yz_status iam_pack(yz_app *app, const char *dir, json_t *report, yz_err *e)
@@ -87,14 +87,16 @@ static yz_status portal_pack(yz_app *app, const char *dir, json_t *report, yz_er
 }
 
 static const yz_module modules[] = {
-	/* identity */
-	{"audit", audit_migrations, &audit_nmigrations, audit_perms, 1, audit_routes, NULL,
-	 audit_jobs, 1},
-	{"iam", iam_migrations, &iam_nmigrations, iam_perms,
-	 (int)(sizeof iam_perms / sizeof iam_perms[0]), iam_routes, iam_pack, NULL, 0},
-	/* domains */
-	{"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes,
-	 portal_pack, NULL, 0},
+    /* identity */
+    {"audit", audit_migrations, &audit_nmigrations, audit_perms, 1, audit_routes, NULL, audit_jobs,
+     1},
+    {"iam", iam_migrations, &iam_nmigrations, iam_perms,
+     (int)(sizeof iam_perms / sizeof iam_perms[0]), iam_routes, iam_pack, NULL, 0},
+    /* domains */
+    {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
+     NULL, 0},
+    /* make bench only: its route exists only with --bench-routes */
+    {"bench", bench_migrations, &bench_nmigrations, NULL, 0, bench_routes, NULL, NULL, 0},
 };
 
 #define NMODULES ((int)(sizeof modules / sizeof modules[0]))
@@ -107,8 +109,9 @@ static int die(const yz_err *e, const char *what)
 	int n = e->nfield < YZ_ERR_MAX_FIELDS ? e->nfield : YZ_ERR_MAX_FIELDS;
 	for (int i = 0; i < n; i++)
 		fprintf(stderr, "  %s: %s%s%s%s%s\n", e->fields[i].field, e->fields[i].rule,
-			e->fields[i].expected[0] ? " (expected " : "", e->fields[i].expected,
-			e->fields[i].got[0] ? ", got " : "", e->fields[i].got[0] ? e->fields[i].got : "");
+		        e->fields[i].expected[0] ? " (expected " : "", e->fields[i].expected,
+		        e->fields[i].got[0] ? ", got " : "",
+		        e->fields[i].got[0] ? e->fields[i].got : "");
 	if (e->fields[0].expected[0] && n)
 		fputs("", stderr);
 	return 2;
@@ -144,11 +147,11 @@ static yz_status configure(yz_app *app, int *argc, char **argv, yz_err *e)
 		return st;
 	log_set_level_name(app->cfg.log_level);
 	app->policy = (iam_policy){
-		.pbkdf2_iterations = app->cfg.pbkdf2_iterations,
-		.lockout_failures = app->cfg.lockout_failures,
-		.lockout_minutes = app->cfg.lockout_minutes,
-		.session_idle_minutes = app->cfg.session_idle_minutes,
-		.session_max_hours = app->cfg.session_max_hours,
+	    .pbkdf2_iterations = app->cfg.pbkdf2_iterations,
+	    .lockout_failures = app->cfg.lockout_failures,
+	    .lockout_minutes = app->cfg.lockout_minutes,
+	    .session_idle_minutes = app->cfg.session_idle_minutes,
+	    .session_max_hours = app->cfg.session_max_hours,
 	};
 	return YZ_OK;
 }
@@ -161,8 +164,8 @@ static yz_status open_store(yz_app *app, bool create, yz_err *e)
 	conf_db_target(&app->cfg, target, sizeof target);
 	if (!create && !conf_is_postgres(&app->cfg) && access(target, F_OK) != 0)
 		return yz_fail(e, YZ_ENOTFOUND,
-			       "no installation at %s (run `yizhan init --data %s` first)", target,
-			       app->cfg.data);
+		               "no installation at %s (run `yizhan init --data %s` first)", target,
+		               app->cfg.data);
 	store_opts o = {.batch_max = app->cfg.writer_batch_max};
 	return store_open(target, &o, &app->db, e);
 }
@@ -172,7 +175,8 @@ static yz_status migrate_all(yz_app *app, yz_err *e)
 	for (int i = 0; i < NMODULES; i++) {
 		const yz_module *m = &modules[i];
 		if (m->migrations) {
-			yz_status st = store_migrate(app->db, m->name, m->migrations, *m->nmigrations, e);
+			yz_status st =
+			    store_migrate(app->db, m->name, m->migrations, *m->nmigrations, e);
 			if (st != YZ_OK)
 				return st;
 		}
@@ -192,9 +196,10 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 		else if (!strcmp(argv[i], "--city-name") && i + 1 < argc)
 			city = argv[++i];
 		else if (!strcmp(argv[i], "--help")) {
-			puts("yizhan init [--pack NAME] [--city-name NAME] [--data DIR] [--db URL]\n"
-			     "Create a new installation: database, schema, the platform key, and "
-			     "either a data pack\nor one operator account with a random password.");
+			puts(
+			    "yizhan init [--pack NAME] [--city-name NAME] [--data DIR] [--db URL]\n"
+			    "Create a new installation: database, schema, the platform key, and "
+			    "either a data pack\nor one operator account with a random password.");
 			return 0;
 		} else {
 			fprintf(stderr, "yizhan init: unknown argument %s\n", argv[i]);
@@ -205,14 +210,16 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 	char target[CONF_PATH_MAX + 32];
 	conf_db_target(&app->cfg, target, sizeof target);
 	if (!conf_is_postgres(&app->cfg) && access(target, F_OK) == 0) {
-		fprintf(stderr, "yizhan init: %s already exists; this installation is initialised\n",
-			target);
+		fprintf(stderr,
+		        "yizhan init: %s already exists; this installation is initialised\n",
+		        target);
 		return 1;
 	}
 	char packdir[CONF_PATH_MAX + 64] = "";
 	if (pack) {
 		if (strchr(pack, '/') || strchr(pack, '.')) {
-			fprintf(stderr, "yizhan init: a pack is named by a plain name (e.g. demo-city)\n");
+			fprintf(stderr,
+			        "yizhan init: a pack is named by a plain name (e.g. demo-city)\n");
 			return 2;
 		}
 		snprintf(packdir, sizeof packdir, "%s/%s", app->cfg.packs, pack);
@@ -256,9 +263,10 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 		    portal_settings_set(app->db, &who, set, &e) != YZ_OK) {
 			rc = die(&e, "cannot create the first operator");
 		} else {
-			printf("Created the operator account. Sign in and change this password now;\n"
-			       "it is shown only once.\n\n  login:    admin\n  password: %s\n\n",
-			       pw);
+			printf(
+			    "Created the operator account. Sign in and change this password now;\n"
+			    "it is shown only once.\n\n  login:    admin\n  password: %s\n\n",
+			    pw);
 		}
 		json_decref(set);
 	}
@@ -272,9 +280,9 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 		printf("  %-22s %-16s %s\n", "login", "kind", "password");
 		size_t i;
 		json_t *u;
-		json_array_foreach(users, i, u) printf("  %-22s %-16s %s\n", jx_str(u, "login", ""),
-						       jx_str(u, "kind", ""),
-						       jx_str(u, "password", ""));
+		json_array_foreach (users, i, u)
+			printf("  %-22s %-16s %s\n", jx_str(u, "login", ""), jx_str(u, "kind", ""),
+			       jx_str(u, "password", ""));
 	}
 	json_decref(report);
 	audit_unload_signer();
@@ -343,45 +351,50 @@ static void store_metrics(void *ctx, buf *b)
 	store_stats s;
 	store_get_stats(app->db, &s);
 	yz_status st = YZ_OK;
-	BUF_TRY(st, buf_printf(b,
-			       "# HELP yizhan_store_writer_batches_total Commits by the group-commit "
-			       "writer.\n# TYPE yizhan_store_writer_batches_total counter\n"
-			       "yizhan_store_writer_batches_total %llu\n"
-			       "# HELP yizhan_store_writer_jobs_total Write jobs run by the writer.\n"
-			       "# TYPE yizhan_store_writer_jobs_total counter\n"
-			       "yizhan_store_writer_jobs_total %llu\n"
-			       "yizhan_store_writer_jobs_failed_total %llu\n"
-			       "# HELP yizhan_store_writer_queue_depth Jobs waiting for the writer.\n"
-			       "# TYPE yizhan_store_writer_queue_depth gauge\n"
-			       "yizhan_store_writer_queue_depth %d\n"
-			       "# HELP yizhan_store_commit_seconds_total Time spent committing.\n"
-			       "# TYPE yizhan_store_commit_seconds_total counter\n"
-			       "yizhan_store_commit_seconds_total %.6f\n"
-			       "# HELP yizhan_store_read_queries_total Queries on read connections.\n"
-			       "# TYPE yizhan_store_read_queries_total counter\n"
-			       "yizhan_store_read_queries_total %llu\n"
-			       "yizhan_store_read_connections %d\n"
-			       "# HELP yizhan_store_writer_batch_size Jobs per commit.\n"
-			       "# TYPE yizhan_store_writer_batch_size histogram\n",
-			       (unsigned long long)s.batches, (unsigned long long)s.jobs,
-			       (unsigned long long)s.jobs_failed, s.queue_depth,
-			       (double)s.commit_ns_total / 1e9, (unsigned long long)s.queries,
-			       s.read_conns));
+	BUF_TRY(st,
+	        buf_printf(b,
+	                   "# HELP yizhan_store_writer_batches_total Commits by the group-commit "
+	                   "writer.\n# TYPE yizhan_store_writer_batches_total counter\n"
+	                   "yizhan_store_writer_batches_total %llu\n"
+	                   "# HELP yizhan_store_writer_jobs_total Write jobs run by the writer.\n"
+	                   "# TYPE yizhan_store_writer_jobs_total counter\n"
+	                   "yizhan_store_writer_jobs_total %llu\n"
+	                   "yizhan_store_writer_jobs_failed_total %llu\n"
+	                   "# HELP yizhan_store_writer_queue_depth Jobs waiting for the writer.\n"
+	                   "# TYPE yizhan_store_writer_queue_depth gauge\n"
+	                   "yizhan_store_writer_queue_depth %d\n"
+	                   "# HELP yizhan_store_commit_seconds_total Time spent committing.\n"
+	                   "# TYPE yizhan_store_commit_seconds_total counter\n"
+	                   "yizhan_store_commit_seconds_total %.6f\n"
+	                   "# HELP yizhan_store_read_queries_total Queries on read connections.\n"
+	                   "# TYPE yizhan_store_read_queries_total counter\n"
+	                   "yizhan_store_read_queries_total %llu\n"
+	                   "yizhan_store_read_connections %d\n"
+	                   "# HELP yizhan_store_writer_batch_size Jobs per commit.\n"
+	                   "# TYPE yizhan_store_writer_batch_size histogram\n",
+	                   (unsigned long long)s.batches, (unsigned long long)s.jobs,
+	                   (unsigned long long)s.jobs_failed, s.queue_depth,
+	                   (double)s.commit_ns_total / 1e9, (unsigned long long)s.queries,
+	                   s.read_conns));
 	static const int upper[8] = {1, 3, 7, 15, 31, 63, 127, -1};
 	uint64_t cum = 0;
 	for (int i = 0; i < 8; i++) {
 		cum += s.batch_hist[i];
 		if (upper[i] < 0)
-			BUF_TRY(st, buf_printf(b, "yizhan_store_writer_batch_size_bucket{le=\"+Inf\"} %llu\n",
-					       (unsigned long long)cum));
+			BUF_TRY(st,
+			        buf_printf(
+			            b, "yizhan_store_writer_batch_size_bucket{le=\"+Inf\"} %llu\n",
+			            (unsigned long long)cum));
 		else
-			BUF_TRY(st, buf_printf(b, "yizhan_store_writer_batch_size_bucket{le=\"%d\"} %llu\n",
-					       upper[i], (unsigned long long)cum));
+			BUF_TRY(
+			    st,
+			    buf_printf(b, "yizhan_store_writer_batch_size_bucket{le=\"%d\"} %llu\n",
+			               upper[i], (unsigned long long)cum));
 	}
 	BUF_TRY(st, buf_printf(b, "yizhan_store_writer_batch_size_count %llu\n",
-			       (unsigned long long)cum));
+	                       (unsigned long long)cum));
 	BUF_TRY(st, buf_printf(b, "yizhan_store_writer_batch_size_sum %llu\n",
-			       (unsigned long long)s.jobs));
+	                       (unsigned long long)s.jobs));
 	(void)st; /* the caller's buffer cap bounds the text */
 }
 
@@ -393,13 +406,14 @@ static yz_status test_clock(http_req *r, yz_err *e)
 	if (st != YZ_OK)
 		return st;
 	static const jx_field f[] = {{"advance_ms", JX_INT, false, 0, 0, NULL},
-				     {"set", JX_STRING, false, 0, 0, NULL},
-				     {NULL, 0, false, 0, 0, NULL}};
+	                             {"set", JX_STRING, false, 0, 0, NULL},
+	                             {NULL, 0, false, 0, 0, NULL}};
 	st = jx_validate(in, f, e);
 	int64_t ms;
 	if (st == YZ_OK && json_object_get(in, "set")) {
 		if (clock_parse_iso(jx_str(in, "set", ""), &ms) != YZ_OK)
-			st = yz_field(e, "set", "iso8601", "an ISO-8601 time", jx_str(in, "set", ""));
+			st = yz_field(e, "set", "iso8601", "an ISO-8601 time",
+			              jx_str(in, "set", ""));
 		else
 			clock_set_fake(ms);
 	}
@@ -449,9 +463,14 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		if (modules[i].routes && modules[i].routes(app, &e) != YZ_OK)
 			rc = die(&e, modules[i].name);
 	if (rc == 0 && app->cfg.test_clock) {
-		static const http_route tr = {HTTP_POST, "/api/v1/test/clock", test_clock, HTTP_PUBLIC,
-					      HTTP_SCOPE_NONE, 0, 1024,
-					      "Test only (--test-clock): set or advance the clock"};
+		static const http_route tr = {HTTP_POST,
+		                              "/api/v1/test/clock",
+		                              test_clock,
+		                              HTTP_PUBLIC,
+		                              HTTP_SCOPE_NONE,
+		                              0,
+		                              1024,
+		                              "Test only (--test-clock): set or advance the clock"};
 		if (http_route_add(app->http, &tr, &e) != YZ_OK)
 			rc = die(&e, "test clock");
 		log_warn("the test clock is exposed: never run like this in production");
@@ -478,7 +497,7 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		       http_server_port(app->http));
 		fflush(stdout);
 		log_info("ready in %.1f ms on %s (%s)", (double)(clock_mono_ns() - t0) / 1e6,
-			 app->cfg.listen, store_kind_name(app->db));
+		         app->cfg.listen, store_kind_name(app->db));
 		http_server_wait(app->http);
 	}
 	if (jobs_started) {
@@ -549,9 +568,9 @@ static int cmd_routes(yz_app *app)
 	json_t *t = http_route_table(app->http);
 	size_t i;
 	json_t *r;
-	json_array_foreach(t, i, r) printf("%-7s %-40s %-18s %s\n", jx_str(r, "method", ""),
-					   jx_str(r, "pattern", ""), jx_str(r, "perm", ""),
-					   jx_str(r, "scope", ""));
+	json_array_foreach (t, i, r)
+		printf("%-7s %-40s %-18s %s\n", jx_str(r, "method", ""), jx_str(r, "pattern", ""),
+		       jx_str(r, "perm", ""), jx_str(r, "scope", ""));
 	json_decref(t);
 	http_server_free(app->http);
 	return 0;

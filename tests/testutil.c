@@ -113,3 +113,15 @@ const char *tu_src(const char *rel)
 	snprintf(path, sizeof path, "%s/%s", root ? root : ".", rel);
 	return path;
 }
+
+static yz_status exec_job(store_conn *tx, void *arg, yz_err *e)
+{
+	return store_exec_script(tx, arg, e);
+}
+
+void tu_exec_sql(store *s, const char *sql)
+{
+	yz_err e = {0};
+	if (store_write(s, exec_job, (void *)sql, &e) != YZ_OK)
+		fail_msg("%s: %s", sql, e.msg);
+}

@@ -32,6 +32,10 @@ void tu_drop_db(const char *target);
 /* Open a store on a fresh database of the backend (asserts success). */
 store *tu_open_store(const char *backend, char *target, size_t cap);
 
+/* Run SQL through the store's writer (tests that tamper with rows); asserts
+ * success. */
+void tu_exec_sql(store *s, const char *sql);
+
 /* Path of a file in the source tree (YIZHAN_SOURCE_ROOT). Static buffer. */
 const char *tu_src(const char *rel);
 

@@ -68,7 +68,7 @@ static yz_status verify(http_req *r, yz_err *e)
 	if (st != YZ_OK)
 		return st;
 	json_t *o = json_pack("{s:b, s:I, s:I}", "ok", rep.ok, "records", (json_int_t)rep.records,
-			      "checkpoints", (json_int_t)rep.checkpoints);
+	                      "checkpoints", (json_int_t)rep.checkpoints);
 	if (!rep.ok) {
 		jx_set_int(o, "first_bad", rep.first_bad);
 		jx_set_str(o, "reason", rep.reason);
@@ -78,12 +78,11 @@ static yz_status verify(http_req *r, yz_err *e)
 }
 
 static const http_route routes[] = {
-	{HTTP_GET, "/api/v1/audit", list, "audit.read", HTTP_SCOPE_ORG, 0, 0,
-	 "Audit records within scope, newest first (before, limit, actor, action, object)"},
-	{HTTP_GET, "/api/v1/audit/verify", verify, "audit.read", HTTP_SCOPE_NONE, 0, 0,
-	 "Recompute the whole chain and its signed checkpoints"},
-	{HTTP_GET, "/api/v1/audit/{seq}", get, "audit.read", HTTP_SCOPE_ORG, 0, 0,
-	 "One audit record"},
+    {HTTP_GET, "/api/v1/audit", list, "audit.read", HTTP_SCOPE_ORG, 0, 0,
+     "Audit records within scope, newest first (before, limit, actor, action, object)"},
+    {HTTP_GET, "/api/v1/audit/verify", verify, "audit.read", HTTP_SCOPE_NONE, 0, 0,
+     "Recompute the whole chain and its signed checkpoints"},
+    {HTTP_GET, "/api/v1/audit/{seq}", get, "audit.read", HTTP_SCOPE_ORG, 0, 0, "One audit record"},
 };
 
 yz_status audit_api_routes(yz_app *app, yz_err *e)

@@ -18,33 +18,33 @@
 #include "core/slice.h"
 
 const store_migration audit_migrations[] = {
-	{1, "CREATE TABLE audit_log ("
-	    " seq BIGINT PRIMARY KEY,"
-	    " at BIGINT NOT NULL,"
-	    " actor_id BIGINT NOT NULL,"
-	    " actor TEXT NOT NULL,"
-	    " action TEXT NOT NULL,"
-	    " object TEXT NOT NULL,"
-	    " org_path TEXT,"
-	    " change TEXT NOT NULL,"
-	    " digest TEXT NOT NULL,"
-	    " request_id TEXT NOT NULL,"
-	    " ip TEXT NOT NULL,"
-	    " prev TEXT NOT NULL,"
-	    " hash TEXT NOT NULL);"
-	    "CREATE INDEX audit_log_at ON audit_log (at);"
-	    "CREATE INDEX audit_log_object ON audit_log (object, seq);"
-	    "CREATE INDEX audit_log_actor ON audit_log (actor, seq);"
-	    "CREATE INDEX audit_log_org ON audit_log (org_path, seq);"
-	    "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL,"
-	    " hash TEXT NOT NULL, signed_seq BIGINT NOT NULL);"
-	    "INSERT INTO audit_head (id, seq, hash, signed_seq) VALUES (1, 0,"
-	    " '0000000000000000000000000000000000000000000000000000000000000000', 0);"
-	    "CREATE TABLE audit_key (key_id TEXT PRIMARY KEY, alg TEXT NOT NULL,"
-	    " public_pem TEXT NOT NULL, created_at BIGINT NOT NULL);"
-	    "CREATE TABLE audit_checkpoint (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL,"
-	    " at BIGINT NOT NULL, key_id TEXT NOT NULL REFERENCES audit_key (key_id),"
-	    " signature {{blob}} NOT NULL);"},
+    {1, "CREATE TABLE audit_log ("
+        " seq BIGINT PRIMARY KEY,"
+        " at BIGINT NOT NULL,"
+        " actor_id BIGINT NOT NULL,"
+        " actor TEXT NOT NULL,"
+        " action TEXT NOT NULL,"
+        " object TEXT NOT NULL,"
+        " org_path TEXT,"
+        " change TEXT NOT NULL,"
+        " digest TEXT NOT NULL,"
+        " request_id TEXT NOT NULL,"
+        " ip TEXT NOT NULL,"
+        " prev TEXT NOT NULL,"
+        " hash TEXT NOT NULL);"
+        "CREATE INDEX audit_log_at ON audit_log (at);"
+        "CREATE INDEX audit_log_object ON audit_log (object, seq);"
+        "CREATE INDEX audit_log_actor ON audit_log (actor, seq);"
+        "CREATE INDEX audit_log_org ON audit_log (org_path, seq);"
+        "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL,"
+        " hash TEXT NOT NULL, signed_seq BIGINT NOT NULL);"
+        "INSERT INTO audit_head (id, seq, hash, signed_seq) VALUES (1, 0,"
+        " '0000000000000000000000000000000000000000000000000000000000000000', 0);"
+        "CREATE TABLE audit_key (key_id TEXT PRIMARY KEY, alg TEXT NOT NULL,"
+        " public_pem TEXT NOT NULL, created_at BIGINT NOT NULL);"
+        "CREATE TABLE audit_checkpoint (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL,"
+        " at BIGINT NOT NULL, key_id TEXT NOT NULL REFERENCES audit_key (key_id),"
+        " signature {{blob}} NOT NULL);"},
 };
 const int audit_nmigrations = 1;
 
@@ -70,11 +70,11 @@ static yz_status insert_key(store_conn *tx, void *arg, yz_err *e)
 {
 	key_ctx *k = arg;
 	store_val a[] = {sv_text(k->key_id), sv_text("sm2"), sv_text(k->pem),
-			 sv_int(clock_now_ms())};
+	                 sv_int(clock_now_ms())};
 	return store_exec(tx,
-			  "INSERT INTO audit_key (key_id, alg, public_pem, created_at) VALUES "
-			  "(?, ?, ?, ?)",
-			  a, 4, e);
+	                  "INSERT INTO audit_key (key_id, alg, public_pem, created_at) VALUES "
+	                  "(?, ?, ?, ?)",
+	                  a, 4, e);
 }
 
 static yz_status key_id_hex(const crypto_key *k, char out[65])
@@ -109,7 +109,8 @@ yz_status audit_init_keys(store *s, const char *data_dir, yz_err *e)
 	if (st == YZ_OK) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (fd < 0) {
-			st = yz_fail(e, YZ_ECONFLICT, "cannot create %s: %s", path, strerror(errno));
+			st =
+			    yz_fail(e, YZ_ECONFLICT, "cannot create %s: %s", path, strerror(errno));
 		} else {
 			ssize_t w = write(fd, priv.p, priv.len);
 			if (w != (ssize_t)priv.len || fsync(fd) != 0)
@@ -150,11 +151,12 @@ yz_status audit_load_signer(store *s, const char *data_dir, yz_err *e)
 	if (st == YZ_OK) {
 		int64_t found;
 		store_val a[] = {sv_text(id)};
-		st = store_query_int(c, "SELECT COUNT(*) FROM audit_key WHERE key_id = ?", a, 1, &found,
-				     e);
+		st = store_query_int(c, "SELECT COUNT(*) FROM audit_key WHERE key_id = ?", a, 1,
+		                     &found, e);
 		if (st == YZ_OK && found != 1)
 			st = yz_fail(e, YZ_ECRYPTO,
-				     "the platform key in %s is not registered in this database", path);
+			             "the platform key in %s is not registered in this database",
+			             path);
 	}
 	if (st != YZ_OK) {
 		crypto_key_free(k);
@@ -192,7 +194,7 @@ static void put_lp(crypto_sm3_ctx *h, const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 	unsigned char b[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
-			      (unsigned char)(n >> 8), (unsigned char)n};
+	                      (unsigned char)(n >> 8), (unsigned char)n};
 	crypto_sm3_update(h, b, 4);
 	if (n)
 		crypto_sm3_update(h, s, n);
@@ -243,8 +245,8 @@ static void digest_hex(const char *text, char out[65])
 static void checkpoint_message(int64_t seq, const char *hash, int64_t at, buf *m)
 {
 	yz_status st = YZ_OK;
-	BUF_TRY(st, buf_printf(m, "yizhan-audit-checkpoint-v1\n%lld\n%s\n%lld", (long long)seq, hash,
-			       (long long)at));
+	BUF_TRY(st, buf_printf(m, "yizhan-audit-checkpoint-v1\n%lld\n%s\n%lld", (long long)seq,
+	                       hash, (long long)at));
 	(void)st; /* a few dozen bytes in a 256-byte buffer */
 }
 
@@ -267,11 +269,12 @@ static yz_status sign_checkpoint(store_conn *tx, int64_t seq, const char *hash, 
 	pthread_mutex_unlock(&signer_mu);
 	if (st == YZ_OK) {
 		store_val a[] = {sv_int(seq), sv_text(hash), sv_int(at), sv_text(id),
-				 sv_blob(sig.p, sig.len)};
-		st = store_exec(tx,
-				"INSERT INTO audit_checkpoint (seq, hash, at, key_id, signature) VALUES "
-				"(?, ?, ?, ?, ?)",
-				a, 5, e);
+		                 sv_blob(sig.p, sig.len)};
+		st = store_exec(
+		    tx,
+		    "INSERT INTO audit_checkpoint (seq, hash, at, key_id, signature) VALUES "
+		    "(?, ?, ?, ?, ?)",
+		    a, 5, e);
 	}
 	if (st == YZ_OK) {
 		store_val a[] = {sv_int(seq)};
@@ -285,20 +288,21 @@ static yz_status sign_checkpoint(store_conn *tx, int64_t seq, const char *hash, 
 /* ---- append ---- */
 
 yz_status audit_append(store_conn *tx, const yz_actor *who, const char *action, const char *object,
-		       const char *org_path, json_t *change, yz_err *e)
+                       const char *org_path, json_t *change, yz_err *e)
 {
 	char *text = change ? json_dumps(change, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)
-			    : strdup("{}");
+	                    : strdup("{}");
 	if (!text)
 		return yz_fail(e, YZ_ENOMEM, "out of memory");
 	/* Taking the next number by UPDATE locks the head row on PostgreSQL, so
 	 * appends from several nodes are serialised; RETURNING gives the new
 	 * number and the previous record's hash. */
 	store_rows *rows;
-	yz_status st = store_query(tx,
-				   "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, "
-				   "hash",
-				   NULL, 0, &rows, e);
+	yz_status st =
+	    store_query(tx,
+	                "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, "
+	                "hash",
+	                NULL, 0, &rows, e);
 	if (st != YZ_OK) {
 		free(text);
 		return st;
@@ -315,30 +319,31 @@ yz_status audit_append(store_conn *tx, const yz_actor *who, const char *action, 
 	char digest[65], hash[65];
 	digest_hex(text, digest);
 	rec r = {.seq = seq,
-		 .at = clock_now_ms(),
-		 .actor_id = who ? who->user_id : 0,
-		 .actor = who && who->login[0] ? who->login : "system",
-		 .action = action,
-		 .object = object ? object : "",
-		 .org_path = org_path,
-		 .change = text,
-		 .digest = digest,
-		 .request_id = who ? who->request_id : "",
-		 .ip = who ? who->ip : "",
-		 .prev = prev};
+	         .at = clock_now_ms(),
+	         .actor_id = who ? who->user_id : 0,
+	         .actor = who && who->login[0] ? who->login : "system",
+	         .action = action,
+	         .object = object ? object : "",
+	         .org_path = org_path,
+	         .change = text,
+	         .digest = digest,
+	         .request_id = who ? who->request_id : "",
+	         .ip = who ? who->ip : "",
+	         .prev = prev};
 	if (st == YZ_OK && record_hash(&r, hash) != YZ_OK)
 		st = yz_fail(e, YZ_EINTERNAL, "the audit head hash is malformed");
 	if (st == YZ_OK) {
-		store_val a[] = {sv_int(r.seq),        sv_int(r.at),         sv_int(r.actor_id),
-				 sv_text(r.actor),     sv_text(r.action),    sv_text(r.object),
-				 sv_text(r.org_path),  sv_text(r.change),    sv_text(r.digest),
-				 sv_text(r.request_id), sv_text(r.ip),       sv_text(r.prev),
-				 sv_text(hash)};
-		st = store_exec(tx,
-				"INSERT INTO audit_log (seq, at, actor_id, actor, action, object, "
-				"org_path, change, digest, request_id, ip, prev, hash) VALUES (?, ?, ?, "
-				"?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				a, SV_N(a), e);
+		store_val a[] = {sv_int(r.seq),         sv_int(r.at),      sv_int(r.actor_id),
+		                 sv_text(r.actor),      sv_text(r.action), sv_text(r.object),
+		                 sv_text(r.org_path),   sv_text(r.change), sv_text(r.digest),
+		                 sv_text(r.request_id), sv_text(r.ip),     sv_text(r.prev),
+		                 sv_text(hash)};
+		st = store_exec(
+		    tx,
+		    "INSERT INTO audit_log (seq, at, actor_id, actor, action, object, "
+		    "org_path, change, digest, request_id, ip, prev, hash) VALUES (?, ?, ?, "
+		    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    a, SV_N(a), e);
 	}
 	if (st == YZ_OK) {
 		store_val a[] = {sv_text(hash)};
@@ -355,7 +360,7 @@ static yz_status checkpoint_job(store_conn *tx, void *arg, yz_err *e)
 	(void)arg;
 	store_rows *r;
 	yz_status st = store_query(tx, "SELECT seq, hash, signed_seq FROM audit_head WHERE id = 1",
-				   NULL, 0, &r, e);
+	                           NULL, 0, &r, e);
 	if (st != YZ_OK)
 		return st;
 	int64_t seq = 0, signed_seq = 0;
@@ -431,17 +436,19 @@ yz_status audit_verify(store *s, audit_report *out, yz_err *e)
 
 	/* checkpoints, in order, checked as the chain passes them */
 	store_rows *cp;
-	st = store_query(c, "SELECT seq, hash, at, key_id, signature FROM audit_checkpoint ORDER BY seq",
-			 NULL, 0, &cp, e);
+	st = store_query(
+	    c, "SELECT seq, hash, at, key_id, signature FROM audit_checkpoint ORDER BY seq", NULL,
+	    0, &cp, e);
 	if (st != YZ_OK)
 		goto done_keys;
 	bool cp_more = store_next(cp);
 
 	store_rows *r;
-	st = store_query(c,
-			 "SELECT seq, at, actor_id, actor, action, object, org_path, change, digest, "
-			 "request_id, ip, prev, hash FROM audit_log ORDER BY seq",
-			 NULL, 0, &r, e);
+	st = store_query(
+	    c,
+	    "SELECT seq, at, actor_id, actor, action, object, org_path, change, digest, "
+	    "request_id, ip, prev, hash FROM audit_log ORDER BY seq",
+	    NULL, 0, &r, e);
 	if (st != YZ_OK) {
 		store_rows_discard(cp);
 		goto done_keys;
@@ -450,17 +457,17 @@ yz_status audit_verify(store *s, audit_report *out, yz_err *e)
 	int64_t expect_seq = 1;
 	while (store_next(r)) {
 		rec x = {.seq = store_col_int(r, 0),
-			 .at = store_col_int(r, 1),
-			 .actor_id = store_col_int(r, 2),
-			 .actor = store_col_text(r, 3),
-			 .action = store_col_text(r, 4),
-			 .object = store_col_text(r, 5),
-			 .org_path = store_col_null(r, 6) ? NULL : store_col_text(r, 6),
-			 .change = store_col_text(r, 7),
-			 .digest = store_col_text(r, 8),
-			 .request_id = store_col_text(r, 9),
-			 .ip = store_col_text(r, 10),
-			 .prev = store_col_text(r, 11)};
+		         .at = store_col_int(r, 1),
+		         .actor_id = store_col_int(r, 2),
+		         .actor = store_col_text(r, 3),
+		         .action = store_col_text(r, 4),
+		         .object = store_col_text(r, 5),
+		         .org_path = store_col_null(r, 6) ? NULL : store_col_text(r, 6),
+		         .change = store_col_text(r, 7),
+		         .digest = store_col_text(r, 8),
+		         .request_id = store_col_text(r, 9),
+		         .ip = store_col_text(r, 10),
+		         .prev = store_col_text(r, 11)};
 		const char *stored_hash = store_col_text(r, 12);
 		out->records++;
 		char seqtext[32];
@@ -468,20 +475,22 @@ yz_status audit_verify(store *s, audit_report *out, yz_err *e)
 		if (x.seq != expect_seq) {
 			bad(out, expect_seq,
 			    x.seq > expect_seq ? "record %s is missing (deleted?)"
-					       : "record %s is out of order (duplicated?)",
+			                       : "record %s is out of order (duplicated?)",
 			    seqtext);
 			break;
 		}
 		char d[65], h[65];
 		digest_hex(x.change, d);
 		if (strcmp(d, x.digest) != 0) {
-			bad(out, x.seq, "record %s: its change document does not match its digest (edited?)",
+			bad(out, x.seq,
+			    "record %s: its change document does not match its digest (edited?)",
 			    seqtext);
 			break;
 		}
 		if (strcmp(x.prev, expect_prev) != 0) {
-			bad(out, x.seq, "record %s: it does not link to the record before it (reordered or "
-					"a record before it was replaced)",
+			bad(out, x.seq,
+			    "record %s: it does not link to the record before it (reordered or "
+			    "a record before it was replaced)",
 			    seqtext);
 			break;
 		}
@@ -501,10 +510,12 @@ yz_status audit_verify(store *s, audit_report *out, yz_err *e)
 						k = keys[i].k;
 				buf m;
 				buf_init(&m, 256);
-				checkpoint_message(cseq, store_col_text(cp, 1), store_col_int(cp, 2), &m);
+				checkpoint_message(cseq, store_col_text(cp, 1),
+				                   store_col_int(cp, 2), &m);
 				size_t slen;
 				const void *sig = store_col_blob(cp, 4, &slen);
-				bool sig_ok = k && crypto_verify(k, m.p, m.len, sig, slen, NULL) == YZ_OK;
+				bool sig_ok =
+				    k && crypto_verify(k, m.p, m.len, sig, slen, NULL) == YZ_OK;
 				buf_free(&m);
 				if (!sig_ok)
 					bad(out, x.seq,
@@ -513,13 +524,15 @@ yz_status audit_verify(store *s, audit_report *out, yz_err *e)
 					    seqtext);
 				else if (strcmp(store_col_text(cp, 1), h) != 0)
 					bad(out, x.seq,
-					    "record %s: the chain differs from the signed checkpoint "
+					    "record %s: the chain differs from the signed "
+					    "checkpoint "
 					    "(records up to here were rewritten)",
 					    seqtext);
 			} else {
 				char cs[32];
 				snprintf(cs, sizeof cs, "%lld", (long long)cseq);
-				bad(out, cseq, "record %s: a signed checkpoint names it but it is missing",
+				bad(out, cseq,
+				    "record %s: a signed checkpoint names it but it is missing",
 				    cs);
 			}
 			cp_more = store_next(cp);
@@ -536,17 +549,19 @@ yz_status audit_verify(store *s, audit_report *out, yz_err *e)
 	if (st == YZ_OK && !out->first_bad && cp_more) {
 		char t[32];
 		snprintf(t, sizeof t, "%lld", (long long)expect_seq);
-		bad(out, expect_seq, "records from %s on are missing, though a signed checkpoint covers them",
-		    t);
+		bad(out, expect_seq,
+		    "records from %s on are missing, though a signed checkpoint covers them", t);
 	}
 	if (st == YZ_OK && !out->first_bad) {
 		/* the head must agree with the last record (tail truncation) */
 		store_rows *hr;
-		st = store_query(c, "SELECT seq, hash FROM audit_head WHERE id = 1", NULL, 0, &hr, e);
+		st = store_query(c, "SELECT seq, hash FROM audit_head WHERE id = 1", NULL, 0, &hr,
+		                 e);
 		if (st == YZ_OK) {
 			if (store_next(hr)) {
 				int64_t hseq = store_col_int(hr, 0);
-				if (hseq != expect_seq - 1 || strcmp(store_col_text(hr, 1), expect_prev)) {
+				if (hseq != expect_seq - 1 ||
+				    strcmp(store_col_text(hr, 1), expect_prev)) {
 					char t[32];
 					snprintf(t, sizeof t, "%lld", (long long)expect_seq);
 					bad(out, expect_seq,
@@ -610,7 +625,7 @@ static bool scope_sql(const yz_scope *sc, buf *sql, store_val *args, int *na, in
 }
 
 yz_status audit_list(store_conn *c, const yz_scope *scope, const audit_filter *f, json_t **out,
-		     yz_err *e)
+                     yz_err *e)
 {
 	*out = NULL;
 	int limit = f && f->limit > 0 ? f->limit : 50;
@@ -719,7 +734,8 @@ yz_status audit_get(store_conn *c, const yz_scope *scope, int64_t seq, json_t **
 	*out = NULL;
 	store_rows *r;
 	store_val a[] = {sv_int(seq)};
-	yz_status st = store_query(c, "SELECT " AUDIT_COLS " FROM audit_log WHERE seq = ?", a, 1, &r, e);
+	yz_status st =
+	    store_query(c, "SELECT " AUDIT_COLS " FROM audit_log WHERE seq = ?", a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	json_t *o = NULL;

@@ -59,21 +59,20 @@ static yz_status verify_page(http_req *r, yz_err *e)
 	if (st != YZ_OK)
 		return st;
 	json_t *d = json_pack("{s:b, s:I, s:I, s:I, s:s}", "ok", rep.ok, "records",
-			      (json_int_t)rep.records, "checkpoints", (json_int_t)rep.checkpoints,
-			      "first_bad", (json_int_t)rep.first_bad, "reason", rep.reason);
+	                      (json_int_t)rep.records, "checkpoints", (json_int_t)rep.checkpoints,
+	                      "first_bad", (json_int_t)rep.first_bad, "reason", rep.reason);
 	return http_reply_page(r, 200, "pages/audit_verify", json_pack("{s:o}", "report", d), e);
 }
 
 static const http_route routes[] = {
-	{HTTP_GET, "/audit", list_page, "audit.read", HTTP_SCOPE_ORG, 0, 0, "Audit records"},
-	{HTTP_GET, "/audit/verify", verify_page, "audit.read", HTTP_SCOPE_NONE, 0, 0,
-	 "Verify the audit chain"},
-	{HTTP_GET, "/audit/{seq}", record_page, "audit.read", HTTP_SCOPE_ORG, 0, 0,
-	 "One audit record"},
+    {HTTP_GET, "/audit", list_page, "audit.read", HTTP_SCOPE_ORG, 0, 0, "Audit records"},
+    {HTTP_GET, "/audit/verify", verify_page, "audit.read", HTTP_SCOPE_NONE, 0, 0,
+     "Verify the audit chain"},
+    {HTTP_GET, "/audit/{seq}", record_page, "audit.read", HTTP_SCOPE_ORG, 0, 0, "One audit record"},
 };
 
 static const http_nav nav[] = {
-	{"admin", "nav.audit", "/audit", "audit.read"},
+    {"admin", "nav.audit", "/audit", "audit.read"},
 };
 
 yz_status audit_routes(yz_app *app, yz_err *e)

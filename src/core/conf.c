@@ -49,6 +49,7 @@ static const opt opts[] = {
     I(pbkdf2_iterations, 1000, 10000000, "PBKDF2-HMAC-SM3 iterations for new hashes"),
     I(writer_batch_max, 1, 100000, "most writes committed together"),
     B(test_clock, "allow tests to move the clock through the API (never in production)"),
+    B(bench_routes, "expose POST /api/v1/bench/rows for make bench (never in production)"),
     B(secure_cookies, "mark cookies Secure (when served behind TLS)"),
 };
 

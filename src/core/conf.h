@@ -40,6 +40,7 @@ typedef struct yz_config {
 	int pbkdf2_iterations;
 	int writer_batch_max; /* most jobs committed together */
 	bool test_clock;      /* expose the test clock control (never in production) */
+	bool bench_routes;    /* expose the benchmark write route (never in production) */
 	bool secure_cookies;  /* set Secure on cookies (behind TLS) */
 } yz_config;
 

@@ -58,19 +58,20 @@ enum {
 	HTTP_OPTIONS = 1 << 6,
 };
 
-#define HTTP_PUBLIC "public"        /* anyone, signed in or not */
+#define HTTP_PUBLIC    "public"    /* anyone, signed in or not */
 #define HTTP_SIGNED_IN "signed-in" /* any signed-in user */
 
 typedef enum http_scope_kind {
 	HTTP_SCOPE_NONE = 1, /* the route touches no scoped data (or only the caller's own) */
-	HTTP_SCOPE_ORG,      /* data limited to the org subtrees where the caller holds the permission */
+	HTTP_SCOPE_ORG, /* data limited to the org subtrees where the caller holds the permission */
 } http_scope_kind;
 
 enum {
-	HTTP_INLINE = 1 << 0,  /* run on the event loop: PUBLIC, no database, no blocking */
-	HTTP_API = 1 << 1,     /* errors as problem+json, 401 instead of redirect (default for /api/) */
-	HTTP_PAGE = 1 << 2,    /* errors as pages (default elsewhere) */
-	HTTP_NO_CSRF = 1 << 3, /* standard protocol endpoints that carry their own proof (OCSP, TSA) */
+	HTTP_INLINE = 1 << 0, /* run on the event loop: PUBLIC, no database, no blocking */
+	HTTP_API = 1 << 1, /* errors as problem+json, 401 instead of redirect (default for /api/) */
+	HTTP_PAGE = 1 << 2, /* errors as pages (default elsewhere) */
+	HTTP_NO_CSRF =
+	    1 << 3, /* standard protocol endpoints that carry their own proof (OCSP, TSA) */
 };
 
 /* A handler sets a response (http_reply_*) and returns YZ_OK, or returns an
@@ -78,14 +79,14 @@ enum {
 typedef yz_status (*http_handler)(http_req *r, yz_err *e);
 
 typedef struct http_route {
-	unsigned methods;       /* HTTP_GET | HTTP_POST ... (GET also answers HEAD) */
-	const char *pattern;    /* "/api/v1/users/{id}": {name} matches one segment */
+	unsigned methods;    /* HTTP_GET | HTTP_POST ... (GET also answers HEAD) */
+	const char *pattern; /* "/api/v1/users/{id}": {name} matches one segment */
 	http_handler fn;
-	const char *perm;       /* HTTP_PUBLIC, HTTP_SIGNED_IN or a permission name */
-	http_scope_kind scope;  /* must be set */
+	const char *perm;      /* HTTP_PUBLIC, HTTP_SIGNED_IN or a permission name */
+	http_scope_kind scope; /* must be set */
 	unsigned flags;
-	size_t max_body;        /* bytes; 0 = 1 MiB */
-	const char *summary;    /* one line for the OpenAPI document */
+	size_t max_body;     /* bytes; 0 = 1 MiB */
+	const char *summary; /* one line for the OpenAPI document */
 } http_route;
 
 /* The signed-in user of a request, as the auth hooks describe them. */
@@ -96,9 +97,9 @@ typedef struct http_user {
 	char login[64];
 	char name[64];
 	char kind_name[32];
-	char csrf[48];       /* the session's CSRF token */
-	char session[48];    /* opaque session handle (hash), for logout */
-	void *authz;         /* the hook's permission data, in the request arena */
+	char csrf[48];    /* the session's CSRF token */
+	char session[48]; /* opaque session handle (hash), for logout */
+	void *authz;      /* the hook's permission data, in the request arena */
 } http_user;
 
 /* How the router authenticates and authorises; provided by iam at start. */
@@ -107,7 +108,7 @@ typedef struct http_auth_hooks {
 	/* Session cookie value → user. YZ_EUNAUTH when unknown or expired. May
 	 * queue bookkeeping writes (last seen). */
 	yz_status (*session)(void *ctx, const char *cookie_value, arena *a, http_user *u,
-			     yz_err *e);
+	                     yz_err *e);
 	/* Whether u holds perm; on true fill scope (arrays in arena a). */
 	bool (*allowed)(void *ctx, const http_user *u, const char *perm, arena *a, yz_scope *scope);
 } http_auth_hooks;
@@ -117,16 +118,16 @@ typedef struct http_nav {
 	const char *section; /* "workbench", "admin" or "portal" */
 	const char *label;   /* message key */
 	const char *href;
-	const char *perm;    /* shown only to users who hold it; HTTP_PUBLIC / HTTP_SIGNED_IN */
+	const char *perm; /* shown only to users who hold it; HTTP_PUBLIC / HTTP_SIGNED_IN */
 } http_nav;
 
 /* ---- server ---- */
 
 typedef struct http_server_opts {
 	const yz_config *cfg; /* listen, io_threads, workers, max_body_kb, secure_cookies */
-	void *app;             /* handed to handlers through http_app() */
-	const char *web_dir;   /* templates/, static/, i18n/ */
-	json_t *site;          /* site-wide data for every page (city name …); not stolen */
+	void *app;            /* handed to handlers through http_app() */
+	const char *web_dir;  /* templates/, static/, i18n/ */
+	json_t *site;         /* site-wide data for every page (city name …); not stolen */
 } http_server_opts;
 
 YZ_MUST_USE yz_status http_server_new(const http_server_opts *o, http_server **out, yz_err *e);
@@ -158,8 +159,8 @@ void *http_app(http_req *r);
 arena *http_arena(http_req *r);
 unsigned http_method(http_req *r);
 const char *http_method_name(http_req *r);
-const char *http_path(http_req *r);  /* decoded path without the query */
-const char *http_uri(http_req *r);   /* path and query as received */
+const char *http_path(http_req *r);                    /* decoded path without the query */
+const char *http_uri(http_req *r);                     /* path and query as received */
 const char *http_param(http_req *r, const char *name); /* path parameter, or NULL */
 YZ_MUST_USE yz_status http_param_id(http_req *r, const char *name, int64_t *out, yz_err *e);
 const char *http_query(http_req *r, const char *name); /* query parameter, or NULL */
@@ -173,7 +174,7 @@ YZ_MUST_USE yz_status http_json(http_req *r, json_t **out, yz_err *e);
 const http_user *http_user_of(http_req *r); /* NULL when signed out */
 yz_actor *http_actor(http_req *r);          /* user, request id, ip and scope */
 const char *http_request_id(http_req *r);
-const char *http_lang(http_req *r);         /* "zh-CN" or "en" */
+const char *http_lang(http_req *r); /* "zh-CN" or "en" */
 bool http_is_api(http_req *r);
 /* Does the signed-in user hold perm (any scope)? */
 bool http_can(http_req *r, const char *perm);
@@ -188,16 +189,15 @@ void http_reply_json(http_req *r, int status, json_t *body);
 /* A page: render template `name` with data (stolen) merged into the standard
  * page context: site, me (user or null), csrf, nav, lang, elder, path, flash. */
 YZ_MUST_USE yz_status http_reply_page(http_req *r, int status, const char *tmpl, json_t *data,
-				      yz_err *e);
-void http_reply_text(http_req *r, int status, const char *content_type, const void *data,
-		     size_t n);
+                                      yz_err *e);
+void http_reply_text(http_req *r, int status, const char *content_type, const void *data, size_t n);
 /* 303 See Other (after POST) or 302 for GET; url must be a local path. */
 void http_redirect(http_req *r, const char *url);
 /* Answer with the error as problem+json or as an error page. */
 void http_reply_error(http_req *r, const yz_err *e);
 void http_set_header(http_req *r, const char *name, const char *value);
 YZ_MUST_USE yz_status http_set_cookie(http_req *r, const char *name, const char *value,
-				      long max_age, bool http_only);
+                                      long max_age, bool http_only);
 /* A one-time message key shown on the next page (after a redirect). */
 void http_flash(http_req *r, const char *message_key);
 /* A validation error as page data for the GOV.UK pattern:

@@ -14,12 +14,12 @@ struct evhttp_request;
 struct event_base;
 struct evhttp;
 
-#define HTTP_MAX_SEGMENTS 16
-#define HTTP_MAX_PARAMS 8
-#define HTTP_MAX_HEADERS 64
+#define HTTP_MAX_SEGMENTS    16
+#define HTTP_MAX_PARAMS      8
+#define HTTP_MAX_HEADERS     64
 #define HTTP_MAX_OUT_HEADERS 24
-#define HTTP_DEFAULT_BODY (1u << 20)
-#define HTTP_MAX_RESPONSE ((size_t)64 << 20)
+#define HTTP_DEFAULT_BODY    (1u << 20)
+#define HTTP_MAX_RESPONSE    ((size_t)64 << 20)
 
 /* Status codes counted one by one in metrics; others go to "other". */
 #define HTTP_STATUS_SLOTS 20

@@ -8,11 +8,10 @@
 
 #include "http/http_int.h"
 
-const int http_status_slots[HTTP_STATUS_SLOTS - 1] = {200, 201, 204, 301, 302, 303, 304,
-						      400, 401, 403, 404, 405, 409, 413,
-						      422, 423, 429, 500, 503};
+const int http_status_slots[HTTP_STATUS_SLOTS - 1] = {
+    200, 201, 204, 301, 302, 303, 304, 400, 401, 403, 404, 405, 409, 413, 422, 423, 429, 500, 503};
 const double http_lat_bounds[HTTP_LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-						  0.05,   0.1,   0.25,   0.5,   1.0,  -1};
+                                                  0.05,   0.1,   0.25,   0.5,   1.0,  -1};
 
 static int status_slot(int status)
 {
@@ -45,8 +44,9 @@ static void write_route(buf *b, const char *label, const route_stats *st, yz_sta
 			snprintf(code, sizeof code, "%d", http_status_slots[i]);
 		else
 			snprintf(code, sizeof code, "other");
-		BUF_TRY(*ok, buf_printf(b, "yizhan_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-				 label, code, (unsigned long long)n));
+		BUF_TRY(*ok, buf_printf(
+		                 b, "yizhan_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+		                 label, code, (unsigned long long)n));
 	}
 }
 
@@ -56,20 +56,23 @@ static void write_latency(buf *b, const char *label, const route_stats *st, yz_s
 	for (int i = 0; i < HTTP_LAT_BUCKETS; i++) {
 		cum += atomic_load(&st->lat[i]);
 		if (http_lat_bounds[i] < 0)
-			BUF_TRY(*ok, buf_printf(b,
-					 "yizhan_http_request_duration_seconds_bucket{route=\"%s\","
-					 "le=\"+Inf\"} %llu\n",
-					 label, (unsigned long long)cum));
+			BUF_TRY(*ok, buf_printf(
+			                 b,
+			                 "yizhan_http_request_duration_seconds_bucket{route=\"%s\","
+			                 "le=\"+Inf\"} %llu\n",
+			                 label, (unsigned long long)cum));
 		else
-			BUF_TRY(*ok, buf_printf(b,
-					 "yizhan_http_request_duration_seconds_bucket{route=\"%s\","
-					 "le=\"%g\"} %llu\n",
-					 label, http_lat_bounds[i], (unsigned long long)cum));
+			BUF_TRY(*ok, buf_printf(
+			                 b,
+			                 "yizhan_http_request_duration_seconds_bucket{route=\"%s\","
+			                 "le=\"%g\"} %llu\n",
+			                 label, http_lat_bounds[i], (unsigned long long)cum));
 	}
-	BUF_TRY(*ok, buf_printf(b, "yizhan_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", label,
-			 (double)atomic_load(&st->lat_sum_us) / 1e6));
-	BUF_TRY(*ok, buf_printf(b, "yizhan_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label,
-			 (unsigned long long)cum));
+	BUF_TRY(*ok, buf_printf(b, "yizhan_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+	                        label, (double)atomic_load(&st->lat_sum_us) / 1e6));
+	BUF_TRY(*ok,
+	        buf_printf(b, "yizhan_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+	                   label, (unsigned long long)cum));
 }
 
 static bool has_traffic(const route_stats *st)
@@ -86,20 +89,22 @@ yz_status http_metrics_handler(http_req *r, yz_err *e)
 	buf b;
 	buf_init(&b, 8u << 20);
 	yz_status ok = YZ_OK;
-	BUF_TRY(ok, buf_puts(&b, "# HELP yizhan_http_requests_total HTTP requests by route and status.\n"
-			   "# TYPE yizhan_http_requests_total counter\n"));
+	BUF_TRY(ok, buf_puts(
+	                &b, "# HELP yizhan_http_requests_total HTTP requests by route and status.\n"
+	                    "# TYPE yizhan_http_requests_total counter\n"));
 	for (int i = 0; i < s->nroutes; i++)
 		write_route(&b, s->routes[i].label, &s->routes[i].stats, &ok);
 	write_route(&b, "unmatched", &s->unmatched, &ok);
-	BUF_TRY(ok, buf_puts(&b, "# HELP yizhan_http_request_duration_seconds Time from request to "
-			   "response.\n# TYPE yizhan_http_request_duration_seconds histogram\n"));
+	BUF_TRY(ok,
+	        buf_puts(&b, "# HELP yizhan_http_request_duration_seconds Time from request to "
+	                     "response.\n# TYPE yizhan_http_request_duration_seconds histogram\n"));
 	for (int i = 0; i < s->nroutes; i++)
 		if (has_traffic(&s->routes[i].stats))
 			write_latency(&b, s->routes[i].label, &s->routes[i].stats, &ok);
 	BUF_TRY(ok, buf_printf(&b,
-			 "# HELP yizhan_http_in_flight Requests being handled now.\n"
-			 "# TYPE yizhan_http_in_flight gauge\nyizhan_http_in_flight %llu\n",
-			 (unsigned long long)atomic_load(&s->in_flight)));
+	                       "# HELP yizhan_http_in_flight Requests being handled now.\n"
+	                       "# TYPE yizhan_http_in_flight gauge\nyizhan_http_in_flight %llu\n",
+	                       (unsigned long long)atomic_load(&s->in_flight)));
 	if (s->metrics_extra)
 		s->metrics_extra(s->metrics_ctx, &b);
 	if (ok != YZ_OK) {

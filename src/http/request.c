@@ -66,9 +66,8 @@ const char *http_query(http_req *r, const char *name)
 		r->query_parsed = true;
 		form_limits lim = form_default_limits();
 		yz_err ignore = {0};
-		if (!r->query_raw ||
-		    form_parse_urlencoded(r->a, r->query_raw, strlen(r->query_raw), &lim, &r->query,
-					  &ignore) != YZ_OK)
+		if (!r->query_raw || form_parse_urlencoded(r->a, r->query_raw, strlen(r->query_raw),
+		                                           &lim, &r->query, &ignore) != YZ_OK)
 			r->query = (form){0};
 	}
 	return form_get(&r->query, name);
@@ -131,17 +130,18 @@ yz_status http_form(http_req *r, const form **out, yz_err *e)
 			r->form_status = yz_fail(&r->form_err, YZ_ENOMEM, "out of memory");
 		} else if (content_type_is(r, "multipart/form-data")) {
 			lim.max_file = r->route ? r->route->r.max_body : HTTP_DEFAULT_BODY;
-			r->form_status = form_parse_multipart(r->a, http_req_header_raw(r, "Content-Type"),
-							      r->body ? r->body : "", r->body_len,
-							      &lim, f, &r->form_err);
+			r->form_status = form_parse_multipart(
+			    r->a, http_req_header_raw(r, "Content-Type"), r->body ? r->body : "",
+			    r->body_len, &lim, f, &r->form_err);
 		} else if (content_type_is(r, "application/x-www-form-urlencoded") ||
-			   r->body_len == 0) {
+		           r->body_len == 0) {
 			r->form_status = form_parse_urlencoded(r->a, r->body ? r->body : "",
-							       r->body_len, &lim, f, &r->form_err);
+			                                       r->body_len, &lim, f, &r->form_err);
 		} else {
-			r->form_status = yz_fail(&r->form_err, YZ_EINVAL,
-						 "expected a form (application/x-www-form-urlencoded "
-						 "or multipart/form-data)");
+			r->form_status =
+			    yz_fail(&r->form_err, YZ_EINVAL,
+			            "expected a form (application/x-www-form-urlencoded "
+			            "or multipart/form-data)");
 		}
 		r->form = f;
 	}
@@ -158,8 +158,9 @@ yz_status http_json(http_req *r, json_t **out, yz_err *e)
 {
 	*out = NULL;
 	if (!content_type_is(r, "application/json"))
-		return yz_fail(e, YZ_EINVAL, "the request body must be JSON (Content-Type: "
-					     "application/json)");
+		return yz_fail(e, YZ_EINVAL,
+		               "the request body must be JSON (Content-Type: "
+		               "application/json)");
 	return jx_parse_object(r->body ? r->body : "", r->body_len, out, e);
 }
 

@@ -70,15 +70,15 @@ void http_redirect(http_req *r, const char *url)
 }
 
 yz_status http_set_cookie(http_req *r, const char *name, const char *value, long max_age,
-			  bool http_only)
+                          bool http_only)
 {
 	buf b;
 	buf_init(&b, 4096);
 	cookie_opts o = {.path = "/",
-			 .max_age = max_age,
-			 .http_only = http_only,
-			 .secure = r->srv->cfg->secure_cookies,
-			 .same_site = COOKIE_LAX};
+	                 .max_age = max_age,
+	                 .http_only = http_only,
+	                 .secure = r->srv->cfg->secure_cookies,
+	                 .same_site = COOKIE_LAX};
 	yz_status st = cookie_format(&b, name, value, &o);
 	if (st == YZ_OK)
 		http_set_header(r, "Set-Cookie", buf_str(&b));
@@ -139,7 +139,8 @@ static void reply_problem(http_req *r, const yz_err *e)
 	int status = http_status_of(e);
 	json_t *p = json_object();
 	char type[64];
-	snprintf(type, sizeof type, "/problems/%s", yz_status_name(e->code ? e->code : YZ_EINTERNAL));
+	snprintf(type, sizeof type, "/problems/%s",
+	         yz_status_name(e->code ? e->code : YZ_EINTERNAL));
 	jx_set_str(p, "type", type);
 	jx_set_str(p, "title", reason(status));
 	jx_set_int(p, "status", status);
@@ -163,11 +164,12 @@ void http_default_error_page(http_req *r, const yz_err *e)
 	json_t *d = json_object();
 	jx_set_int(d, "status", status);
 	char key[48];
-	snprintf(key, sizeof key, "error.%d", status == 405 || status == 413 || status == 409 ||
-							status == 422 || status == 400 || status == 401 ||
-							status == 403 || status == 404 || status == 429
-						? status
-						: 500);
+	snprintf(key, sizeof key, "error.%d",
+	         status == 405 || status == 413 || status == 409 || status == 422 ||
+	                 status == 400 || status == 401 || status == 403 || status == 404 ||
+	                 status == 429
+	             ? status
+	             : 500);
 	jx_set_str(d, "title_key", key);
 	jx_set_str(d, "message", status >= 500 ? "" : e->msg);
 	if (e->nfield) {
@@ -189,19 +191,20 @@ void http_reply_error(http_req *r, const yz_err *e)
 	int status = http_status_of(e);
 	if (status >= 500)
 		log_error("%s %s failed: %s (%s)", r->method_name, r->path, e->msg,
-			  yz_status_name(e->code));
+		          yz_status_name(e->code));
 	if (e->code == YZ_EMETHOD && r->allowed_methods) {
 		char allow[96] = "";
 		static const struct {
 			unsigned bit;
 			const char *name;
-		} m[] = {{HTTP_GET, "GET"},   {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
-			 {HTTP_PUT, "PUT"},   {HTTP_DELETE, "DELETE"}, {HTTP_PATCH, "PATCH"},
-			 {HTTP_OPTIONS, "OPTIONS"}};
+		} m[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},     {HTTP_POST, "POST"},
+		         {HTTP_PUT, "PUT"},        {HTTP_DELETE, "DELETE"}, {HTTP_PATCH, "PATCH"},
+		         {HTTP_OPTIONS, "OPTIONS"}};
 		for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
 			if (r->allowed_methods & m[i].bit) {
 				size_t n = strlen(allow);
-				snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "", m[i].name);
+				snprintf(allow + n, sizeof allow - n, "%s%s", n ? ", " : "",
+				         m[i].name);
 			}
 		}
 		http_set_header(r, "Allow", allow);
@@ -230,7 +233,7 @@ static json_t *nav_for(http_req *r)
 		jx_set_str(item, "href", n->href);
 		size_t hl = strlen(n->href);
 		bool current = !strcmp(r->path, n->href) ||
-			       (hl > 1 && !strncmp(r->path, n->href, hl) && r->path[hl] == '/');
+		               (hl > 1 && !strncmp(r->path, n->href, hl) && r->path[hl] == '/');
 		jx_set_bool(item, "current", current);
 		json_array_append_new(sec, item);
 	}
@@ -293,9 +296,9 @@ void http_finish_response(http_req *r)
 	http_set_header(r, "Cross-Origin-Opener-Policy", "same-origin");
 	http_set_header(r, "Permissions-Policy", "camera=(), microphone=(), geolocation=(self)");
 	http_set_header(r, "Content-Security-Policy",
-			"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src "
-			"'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-			"frame-ancestors 'none'");
+	                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src "
+	                "'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+	                "frame-ancestors 'none'");
 	if (r->srv->cfg->secure_cookies)
 		http_set_header(r, "Strict-Transport-Security", "max-age=31536000");
 	if (!r->cacheable) {

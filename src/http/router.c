@@ -14,9 +14,9 @@ static const char *method_label(unsigned m)
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} names[] = {{HTTP_GET, "GET"},       {HTTP_POST, "POST"},   {HTTP_PUT, "PUT"},
-		     {HTTP_DELETE, "DELETE"}, {HTTP_PATCH, "PATCH"}, {HTTP_HEAD, "HEAD"},
-		     {HTTP_OPTIONS, "OPTIONS"}};
+	} names[] = {{HTTP_GET, "GET"},        {HTTP_POST, "POST"},   {HTTP_PUT, "PUT"},
+	             {HTTP_DELETE, "DELETE"},  {HTTP_PATCH, "PATCH"}, {HTTP_HEAD, "HEAD"},
+	             {HTTP_OPTIONS, "OPTIONS"}};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (m & names[i].bit)
 			return names[i].name;
@@ -46,15 +46,16 @@ yz_status http_router_compile(route *rt, yz_err *e)
 				s->len -= 3;
 				if (end)
 					return yz_fail(e, YZ_EINTERNAL,
-						       "{name...} must end the pattern: %s", rt->pattern);
+					               "{name...} must end the pattern: %s",
+					               rt->pattern);
 			}
 			if (s->len == 0)
 				return yz_fail(e, YZ_EINTERNAL, "empty parameter name in %s",
-					       rt->pattern);
+				               rt->pattern);
 		} else {
 			if (memchr(p, '{', len) || memchr(p, '}', len))
 				return yz_fail(e, YZ_EINTERNAL, "malformed parameter in %s",
-					       rt->pattern);
+				               rt->pattern);
 			s->text = p;
 			s->len = len;
 		}
@@ -73,9 +74,9 @@ yz_status http_route_add(http_server *s, const http_route *in, yz_err *e)
 		return yz_fail(e, YZ_EINTERNAL, "route needs a pattern, a handler and methods");
 	if (!in->perm || !in->perm[0])
 		return yz_fail(e, YZ_EFORBIDDEN,
-			       "route %s declares no permission: every route must (HTTP_PUBLIC is "
-			       "an explicit choice)",
-			       in->pattern);
+		               "route %s declares no permission: every route must (HTTP_PUBLIC is "
+		               "an explicit choice)",
+		               in->pattern);
 	if (in->scope != HTTP_SCOPE_NONE && in->scope != HTTP_SCOPE_ORG)
 		return yz_fail(e, YZ_EFORBIDDEN, "route %s declares no data scope", in->pattern);
 	if ((in->flags & HTTP_INLINE) && strcmp(in->perm, HTTP_PUBLIC) != 0)
@@ -83,11 +84,12 @@ yz_status http_route_add(http_server *s, const http_route *in, yz_err *e)
 	if (in->scope == HTTP_SCOPE_ORG &&
 	    (!strcmp(in->perm, HTTP_PUBLIC) || !strcmp(in->perm, HTTP_SIGNED_IN)))
 		return yz_fail(e, YZ_EINTERNAL,
-			       "route %s: an org data scope needs a named permission", in->pattern);
+		               "route %s: an org data scope needs a named permission", in->pattern);
 	for (int i = 0; i < s->nroutes; i++)
-		if (!strcmp(s->routes[i].pattern, in->pattern) && (s->routes[i].r.methods & in->methods))
+		if (!strcmp(s->routes[i].pattern, in->pattern) &&
+		    (s->routes[i].r.methods & in->methods))
 			return yz_fail(e, YZ_ECONFLICT, "route %s %s registered twice",
-				       method_label(in->methods), in->pattern);
+			               method_label(in->methods), in->pattern);
 	if (s->nroutes == s->cap_routes) {
 		int cap = s->cap_routes ? s->cap_routes * 2 : 64;
 		route *n = realloc(s->routes, sizeof *n * (size_t)cap);
@@ -131,7 +133,7 @@ yz_status http_routes_add(http_server *s, const http_route *rts, int n, yz_err *
 /* Split the raw path into decoded segments in the request arena. Returns the
  * count, or -1 when a segment is malformed (bad escape, NUL, dot segment). */
 static int split_path(http_req *r, const char *segs[HTTP_MAX_SEGMENTS + 1],
-		      size_t lens[HTTP_MAX_SEGMENTS + 1], const char **rest_raw)
+                      size_t lens[HTTP_MAX_SEGMENTS + 1], const char **rest_raw)
 {
 	const char *p = r->path;
 	if (*p != '/')
@@ -220,8 +222,8 @@ json_t *http_route_table(const http_server *s)
 	json_t *arr = json_array();
 	for (int i = 0; i < s->nroutes; i++) {
 		const route *rt = &s->routes[i];
-		static const unsigned order[] = {HTTP_GET,    HTTP_POST, HTTP_PUT,
-						 HTTP_DELETE, HTTP_PATCH};
+		static const unsigned order[] = {HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE,
+		                                 HTTP_PATCH};
 		for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
 			if (!(rt->r.methods & order[k]))
 				continue;

@@ -64,14 +64,14 @@ static yz_status readyz(http_req *r, yz_err *e)
 }
 
 static const http_route builtin_routes[] = {
-	{HTTP_GET, "/healthz", healthz, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_INLINE | HTTP_API, 0,
-	 "Liveness: the process answers"},
-	{HTTP_GET, "/readyz", readyz, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_API, 0,
-	 "Readiness: the database answers"},
-	{HTTP_GET, "/metrics", http_metrics_handler, HTTP_PUBLIC, HTTP_SCOPE_NONE,
-	 HTTP_INLINE | HTTP_API, 0, "Prometheus metrics"},
-	{HTTP_GET, "/static/{path...}", http_static_handler, HTTP_PUBLIC, HTTP_SCOPE_NONE,
-	 HTTP_INLINE | HTTP_PAGE, 0, "Static files"},
+    {HTTP_GET, "/healthz", healthz, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_INLINE | HTTP_API, 0,
+     "Liveness: the process answers"},
+    {HTTP_GET, "/readyz", readyz, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_API, 0,
+     "Readiness: the database answers"},
+    {HTTP_GET, "/metrics", http_metrics_handler, HTTP_PUBLIC, HTTP_SCOPE_NONE,
+     HTTP_INLINE | HTTP_API, 0, "Prometheus metrics"},
+    {HTTP_GET, "/static/{path...}", http_static_handler, HTTP_PUBLIC, HTTP_SCOPE_NONE,
+     HTTP_INLINE | HTTP_PAGE, 0, "Static files"},
 };
 
 /* ---- setup ---- */
@@ -85,7 +85,8 @@ static yz_status load_messages(http_server *s, const char *dir, yz_err *e)
 		json_error_t je;
 		json_t *t = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 		if (!t)
-			return yz_fail(e, YZ_EIO, "messages %s: %s (line %d)", path, je.text, je.line);
+			return yz_fail(e, YZ_EIO, "messages %s: %s (line %d)", path, je.text,
+			               je.line);
 		yz_status st = tmpl_set_messages(s->tmpl, langs[i], t, e);
 		json_decref(t);
 		if (st != YZ_OK)
@@ -129,7 +130,7 @@ yz_status http_server_new(const http_server_opts *o, http_server **out, yz_err *
 		st = http_static_load(s, dir, e);
 	if (st == YZ_OK)
 		st = http_routes_add(s, builtin_routes,
-				     (int)(sizeof builtin_routes / sizeof builtin_routes[0]), e);
+		                     (int)(sizeof builtin_routes / sizeof builtin_routes[0]), e);
 	if (st != YZ_OK) {
 		http_server_free(s);
 		return st;
@@ -298,7 +299,7 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		yz_strlcpy(r->actor.request_id, rid, sizeof r->actor.request_id);
 	else
 		snprintf(r->actor.request_id, sizeof r->actor.request_id, "%s-%llx", s->rid_prefix,
-			 (unsigned long long)atomic_fetch_add(&s->rid_counter, 1));
+		         (unsigned long long)atomic_fetch_add(&s->rid_counter, 1));
 	yz_strlcpy(r->actor.ip, r->peer, sizeof r->actor.ip);
 
 	if (r->path[0] != '/') {
@@ -420,7 +421,8 @@ yz_status http_dispatch_guarded(http_req *r)
 		return e.code;
 	}
 	if (r->body_len > rt->r.max_body) {
-		yz_fail(&e, YZ_ETOOBIG, "the request body is larger than %zu bytes", rt->r.max_body);
+		yz_fail(&e, YZ_ETOOBIG, "the request body is larger than %zu bytes",
+		        rt->r.max_body);
 		http_reply_error(r, &e);
 		return e.code;
 	}
@@ -434,7 +436,8 @@ yz_status http_dispatch_guarded(http_req *r)
 			yz_scope sc = {0};
 			if (!r->srv->has_auth ||
 			    !r->srv->auth.allowed(r->srv->auth.ctx, &r->user, perm, r->a, &sc)) {
-				yz_fail(&e, YZ_EFORBIDDEN, "you do not have the permission %s", perm);
+				yz_fail(&e, YZ_EFORBIDDEN, "you do not have the permission %s",
+				        perm);
 				http_reply_error(r, &e);
 				return e.code;
 			}
@@ -614,10 +617,9 @@ yz_status http_server_start(http_server *s, yz_err *e)
 		io->http = io->base ? evhttp_new(io->base) : NULL;
 		if (!io->http)
 			return yz_fail(e, YZ_EINTERNAL, "cannot create event loop");
-		evhttp_set_allowed_methods(io->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-							     EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-							     EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-							     EVHTTP_REQ_OPTIONS);
+		evhttp_set_allowed_methods(
+		    io->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+		                  EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 		evhttp_set_max_body_size(io->http, (ev_ssize_t)s->cfg->max_body_kb * 1024);
 		evhttp_set_max_headers_size(io->http, 32 * 1024);
 		evhttp_set_timeout(io->http, 60);

@@ -13,7 +13,7 @@
 
 #include "http/http_int.h"
 
-#define STATIC_MAX_FILE (16u << 20)
+#define STATIC_MAX_FILE  (16u << 20)
 #define STATIC_MAX_FILES 4096
 
 static const char *type_of(const char *path)
@@ -21,19 +21,19 @@ static const char *type_of(const char *path)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{".css", "text/css; charset=utf-8"},
-		{".js", "text/javascript; charset=utf-8"},
-		{".mjs", "text/javascript; charset=utf-8"},
-		{".json", "application/json"},
-		{".geojson", "application/geo+json"},
-		{".svg", "image/svg+xml"},
-		{".png", "image/png"},
-		{".jpg", "image/jpeg"},
-		{".ico", "image/x-icon"},
-		{".woff2", "font/woff2"},
-		{".txt", "text/plain; charset=utf-8"},
-		{".html", "text/html; charset=utf-8"},
-		{".map", "application/json"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".mjs", "text/javascript; charset=utf-8"},
+	    {".json", "application/json"},
+	    {".geojson", "application/geo+json"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".jpg", "image/jpeg"},
+	    {".ico", "image/x-icon"},
+	    {".woff2", "font/woff2"},
+	    {".txt", "text/plain; charset=utf-8"},
+	    {".html", "text/html; charset=utf-8"},
+	    {".map", "application/json"},
 	};
 	const char *dot = strrchr(path, '.');
 	if (dot)

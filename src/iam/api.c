@@ -76,14 +76,14 @@ static yz_status session_create(http_req *r, yz_err *e)
 	if (st != YZ_OK)
 		return st;
 	static const jx_field fields[] = {{"login", JX_STRING, true, 1, 64, NULL},
-					  {"password", JX_STRING, true, 1, 128, NULL},
-					  {NULL, 0, false, 0, 0, NULL}};
+	                                  {"password", JX_STRING, true, 1, 128, NULL},
+	                                  {NULL, 0, false, 0, 0, NULL}};
 	st = jx_validate(in, fields, e);
 	iam_login_result res;
 	if (st == YZ_OK)
 		st = iam_login(app_of(r)->db, &app_of(r)->policy, http_actor(r),
-			       jx_str(in, "login", ""), jx_str(in, "password", ""),
-			       http_header(r, "User-Agent"), &res, e);
+		               jx_str(in, "login", ""), jx_str(in, "password", ""),
+		               http_header(r, "User-Agent"), &res, e);
 	json_decref(in);
 	if (st != YZ_OK)
 		return st;
@@ -138,12 +138,13 @@ static yz_status me_password(http_req *r, yz_err *e)
 	if (st != YZ_OK)
 		return st;
 	static const jx_field fields[] = {{"current", JX_STRING, true, 1, 128, NULL},
-					  {"password", JX_STRING, true, 1, 128, NULL},
-					  {NULL, 0, false, 0, 0, NULL}};
+	                                  {"password", JX_STRING, true, 1, 128, NULL},
+	                                  {NULL, 0, false, 0, 0, NULL}};
 	st = jx_validate(in, fields, e);
 	if (st == YZ_OK)
 		st = iam_user_change_password(app_of(r)->db, &app_of(r)->policy, http_actor(r),
-					      jx_str(in, "current", ""), jx_str(in, "password", ""), e);
+		                              jx_str(in, "current", ""), jx_str(in, "password", ""),
+		                              e);
 	json_decref(in);
 	if (st == YZ_OK)
 		http_reply_text(r, 204, NULL, "", 0);
@@ -158,8 +159,8 @@ static yz_status orgs_list(http_req *r, yz_err *e)
 	yz_status st = reader(r, &c, e);
 	json_t *list;
 	if (st == YZ_OK)
-		st = iam_org_list(c, &http_actor(r)->scope, http_query(r, "kind"), http_query(r, "q"),
-				  &list, e);
+		st = iam_org_list(c, &http_actor(r)->scope, http_query(r, "kind"),
+		                  http_query(r, "q"), &list, e);
 	if (st == YZ_OK)
 		http_reply_json(r, 200, json_pack("{s:o}", "items", list));
 	return st;
@@ -330,12 +331,12 @@ static yz_status users_password(http_req *r, yz_err *e)
 	if (st == YZ_OK)
 		st = http_json(r, &in, e);
 	static const jx_field fields[] = {{"password", JX_STRING, true, 1, 128, NULL},
-					  {NULL, 0, false, 0, 0, NULL}};
+	                                  {NULL, 0, false, 0, 0, NULL}};
 	if (st == YZ_OK)
 		st = jx_validate(in, fields, e);
 	if (st == YZ_OK)
 		st = iam_user_set_password(app_of(r)->db, &app_of(r)->policy, http_actor(r), id,
-					   jx_str(in, "password", ""), e);
+		                           jx_str(in, "password", ""), e);
 	json_decref(in);
 	if (st == YZ_OK)
 		http_reply_text(r, 204, NULL, "", 0);
@@ -361,12 +362,12 @@ static yz_status users_roles(http_req *r, yz_err *e)
 	if (st == YZ_OK)
 		st = http_json(r, &in, e);
 	static const jx_field fields[] = {{"roles", JX_ARRAY, true, 0, 50, NULL},
-					  {NULL, 0, false, 0, 0, NULL}};
+	                                  {NULL, 0, false, 0, 0, NULL}};
 	if (st == YZ_OK)
 		st = jx_validate(in, fields, e);
 	if (st == YZ_OK)
 		st = iam_user_set_roles(app_of(r)->db, http_actor(r), id,
-					json_object_get(in, "roles"), e);
+		                        json_object_get(in, "roles"), e);
 	json_decref(in);
 	store_conn *c;
 	json_t *o;
@@ -458,52 +459,51 @@ static yz_status perms_list(http_req *r, yz_err *e)
 }
 
 static const http_route api_routes[] = {
-	{HTTP_POST, "/api/v1/session", session_create, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
-	 "Sign in with login and password; sets the session cookie and returns the CSRF token"},
-	{HTTP_DELETE, "/api/v1/session", session_delete, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
-	 "Sign out"},
-	{HTTP_GET, "/api/v1/me", me_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
-	 "The signed-in user, their roles and permissions"},
-	{HTTP_POST, "/api/v1/me/password", me_password, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 4096,
-	 "Change one's own password"},
-	{HTTP_GET, "/api/v1/orgs", orgs_list, "iam.org.read", HTTP_SCOPE_ORG, 0, 0,
-	 "Organisations within scope, as a depth-first tree"},
-	{HTTP_POST, "/api/v1/orgs", orgs_create, "iam.org.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "Create an organisation"},
-	{HTTP_GET, "/api/v1/orgs/{id}", orgs_get, "iam.org.read", HTTP_SCOPE_ORG, 0, 0,
-	 "One organisation"},
-	{HTTP_PATCH, "/api/v1/orgs/{id}", orgs_update, "iam.org.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "Change an organisation"},
-	{HTTP_GET, "/api/v1/users", users_list, "iam.user.read", HTTP_SCOPE_ORG, 0, 0,
-	 "Users within scope (cursor: after, limit; filters: q, kind, org_id)"},
-	{HTTP_POST, "/api/v1/users", users_create, "iam.user.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "Create a user"},
-	{HTTP_GET, "/api/v1/users/{id}", users_get, "iam.user.read", HTTP_SCOPE_ORG, 0, 0,
-	 "One user with role assignments (ETag = version)"},
-	{HTTP_PATCH, "/api/v1/users/{id}", users_update, "iam.user.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "Change a user (If-Match: the ETag)"},
-	{HTTP_POST, "/api/v1/users/{id}/password", users_password, "iam.user.manage",
-	 HTTP_SCOPE_ORG, 0, 4096, "Set a new password for a user"},
-	{HTTP_POST, "/api/v1/users/{id}/unlock", users_unlock, "iam.user.manage", HTTP_SCOPE_ORG, 0,
-	 0, "Unlock an account locked after failed logins"},
-	{HTTP_PUT, "/api/v1/users/{id}/roles", users_roles, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "Replace a user's role assignments"},
-	{HTTP_GET, "/api/v1/roles", roles_list, "iam.role.read", HTTP_SCOPE_NONE, 0, 0,
-	 "Roles and their permissions"},
-	{HTTP_POST, "/api/v1/roles", roles_create, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "Create a role"},
-	{HTTP_GET, "/api/v1/roles/{id}", roles_get, "iam.role.read", HTTP_SCOPE_NONE, 0, 0,
-	 "One role"},
-	{HTTP_PATCH, "/api/v1/roles/{id}", roles_update, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "Change a role"},
-	{HTTP_GET, "/api/v1/permissions", perms_list, "iam.role.read", HTTP_SCOPE_NONE, 0, 0,
-	 "Permissions the modules declare"},
+    {HTTP_POST, "/api/v1/session", session_create, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
+     "Sign in with login and password; sets the session cookie and returns the CSRF token"},
+    {HTTP_DELETE, "/api/v1/session", session_delete, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "Sign out"},
+    {HTTP_GET, "/api/v1/me", me_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "The signed-in user, their roles and permissions"},
+    {HTTP_POST, "/api/v1/me/password", me_password, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 4096,
+     "Change one's own password"},
+    {HTTP_GET, "/api/v1/orgs", orgs_list, "iam.org.read", HTTP_SCOPE_ORG, 0, 0,
+     "Organisations within scope, as a depth-first tree"},
+    {HTTP_POST, "/api/v1/orgs", orgs_create, "iam.org.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Create an organisation"},
+    {HTTP_GET, "/api/v1/orgs/{id}", orgs_get, "iam.org.read", HTTP_SCOPE_ORG, 0, 0,
+     "One organisation"},
+    {HTTP_PATCH, "/api/v1/orgs/{id}", orgs_update, "iam.org.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Change an organisation"},
+    {HTTP_GET, "/api/v1/users", users_list, "iam.user.read", HTTP_SCOPE_ORG, 0, 0,
+     "Users within scope (cursor: after, limit; filters: q, kind, org_id)"},
+    {HTTP_POST, "/api/v1/users", users_create, "iam.user.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Create a user"},
+    {HTTP_GET, "/api/v1/users/{id}", users_get, "iam.user.read", HTTP_SCOPE_ORG, 0, 0,
+     "One user with role assignments (ETag = version)"},
+    {HTTP_PATCH, "/api/v1/users/{id}", users_update, "iam.user.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Change a user (If-Match: the ETag)"},
+    {HTTP_POST, "/api/v1/users/{id}/password", users_password, "iam.user.manage", HTTP_SCOPE_ORG, 0,
+     4096, "Set a new password for a user"},
+    {HTTP_POST, "/api/v1/users/{id}/unlock", users_unlock, "iam.user.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Unlock an account locked after failed logins"},
+    {HTTP_PUT, "/api/v1/users/{id}/roles", users_roles, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Replace a user's role assignments"},
+    {HTTP_GET, "/api/v1/roles", roles_list, "iam.role.read", HTTP_SCOPE_NONE, 0, 0,
+     "Roles and their permissions"},
+    {HTTP_POST, "/api/v1/roles", roles_create, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Create a role"},
+    {HTTP_GET, "/api/v1/roles/{id}", roles_get, "iam.role.read", HTTP_SCOPE_NONE, 0, 0, "One role"},
+    {HTTP_PATCH, "/api/v1/roles/{id}", roles_update, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
+     "Change a role"},
+    {HTTP_GET, "/api/v1/permissions", perms_list, "iam.role.read", HTTP_SCOPE_NONE, 0, 0,
+     "Permissions the modules declare"},
 };
 
 yz_status iam_api_routes(yz_app *app, yz_err *e)
 {
 	http_auth_hooks h = {.ctx = app, .session = hook_session, .allowed = hook_allowed};
 	http_set_auth(app->http, &h);
-	return http_routes_add(app->http, api_routes, (int)(sizeof api_routes / sizeof api_routes[0]),
-			       e);
+	return http_routes_add(app->http, api_routes,
+	                       (int)(sizeof api_routes / sizeof api_routes[0]), e);
 }

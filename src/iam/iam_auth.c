@@ -36,11 +36,12 @@ static yz_status read_login(store *s, const char *login, login_row *u, yz_err *e
 		return st;
 	store_rows *r;
 	store_val a[] = {sv_text(login)};
-	st = store_query(c,
-			 "SELECT u.id, COALESCE(u.org_id, 0), u.locked_until, u.pw_hash, u.status, "
-			 "u.login, COALESCE(o.path, '') FROM iam_user u LEFT JOIN iam_org o ON o.id = "
-			 "u.org_id WHERE u.login = ?",
-			 a, 1, &r, e);
+	st = store_query(
+	    c,
+	    "SELECT u.id, COALESCE(u.org_id, 0), u.locked_until, u.pw_hash, u.status, "
+	    "u.login, COALESCE(o.path, '') FROM iam_user u LEFT JOIN iam_org o ON o.id = "
+	    "u.org_id WHERE u.login = ?",
+	    a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	if (store_next(r)) {
@@ -82,10 +83,11 @@ static yz_status login_job_fn(store_conn *tx, void *arg, yz_err *e)
 			return audit_append(tx, &j->who, "iam.login.failed", obj, NULL, NULL, e);
 		int64_t failed = 0;
 		store_val a[] = {sv_int(now), sv_int(j->u->id)};
-		yz_status st = store_query_int(tx,
-					       "UPDATE iam_user SET failed_count = failed_count + 1, "
-					       "updated_at = ? WHERE id = ? RETURNING failed_count",
-					       a, 2, &failed, e);
+		yz_status st =
+		    store_query_int(tx,
+		                    "UPDATE iam_user SET failed_count = failed_count + 1, "
+		                    "updated_at = ? WHERE id = ? RETURNING failed_count",
+		                    a, 2, &failed, e);
 		if (st != YZ_OK)
 			return st;
 		st = audit_append(tx, &j->who, "iam.login.failed", obj, path, NULL, e);
@@ -93,52 +95,60 @@ static yz_status login_job_fn(store_conn *tx, void *arg, yz_err *e)
 			return st;
 		j->locked_until = now + (int64_t)j->p->lockout_minutes * 60000;
 		store_val b[] = {sv_int(j->locked_until), sv_int(j->u->id)};
-		st = store_exec(tx, "UPDATE iam_user SET locked_until = ?, failed_count = 0 WHERE id = ?",
-				b, 2, e);
+		st = store_exec(
+		    tx, "UPDATE iam_user SET locked_until = ?, failed_count = 0 WHERE id = ?", b, 2,
+		    e);
 		if (st != YZ_OK)
 			return st;
 		json_t *c = json_pack("{s:I, s:i}", "failures", (json_int_t)failed, "minutes",
-				      j->p->lockout_minutes);
+		                      j->p->lockout_minutes);
 		st = audit_append(tx, &j->who, "iam.user.locked", obj, path, c, e);
 		json_decref(c);
 		return st;
 	}
 	store_val a[] = {sv_int(now), sv_text(j->new_hash), sv_int(now), sv_int(j->u->id)};
-	yz_status st = store_exec(tx,
-				  "UPDATE iam_user SET failed_count = 0, locked_until = 0, "
-				  "last_login_at = ?, pw_hash = COALESCE(?, pw_hash), updated_at = ? "
-				  "WHERE id = ?",
-				  a, 4, e);
+	yz_status st =
+	    store_exec(tx,
+	               "UPDATE iam_user SET failed_count = 0, locked_until = 0, "
+	               "last_login_at = ?, pw_hash = COALESCE(?, pw_hash), updated_at = ? "
+	               "WHERE id = ?",
+	               a, 4, e);
 	if (st != YZ_OK)
 		return st;
 	char ua[201];
 	yz_strlcpy(ua, j->user_agent ? j->user_agent : "", sizeof ua);
 	store_val s[] = {sv_text(j->session_id),
-			 sv_int(j->u->id),
-			 sv_text(j->csrf),
-			 sv_int(now),
-			 sv_int(now),
-			 sv_int(now + (int64_t)j->p->session_max_hours * 3600000),
-			 sv_text(j->who.ip),
-			 sv_text(ua)};
-	st = store_exec(tx,
-			"INSERT INTO iam_session (id, user_id, csrf, created_at, last_seen, expires_at, "
-			"ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			s, SV_N(s), e);
+	                 sv_int(j->u->id),
+	                 sv_text(j->csrf),
+	                 sv_int(now),
+	                 sv_int(now),
+	                 sv_int(now + (int64_t)j->p->session_max_hours * 3600000),
+	                 sv_text(j->who.ip),
+	                 sv_text(ua)};
+	st = store_exec(
+	    tx,
+	    "INSERT INTO iam_session (id, user_id, csrf, created_at, last_seen, expires_at, "
+	    "ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	    s, SV_N(s), e);
 	if (st != YZ_OK)
 		return st;
 	return audit_append(tx, &j->who, "iam.login", obj, path, NULL, e);
 }
 
 yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const char *login,
-		    const char *password, const char *user_agent, iam_login_result *out, yz_err *e)
+                    const char *password, const char *user_agent, iam_login_result *out, yz_err *e)
 {
 	memset(out, 0, sizeof *out);
-	if (!login || !*login)
+	bool missing = false;
+	if (!login || !*login) {
 		yz_field(e, "login", "required", "your login name", NULL);
-	if (!password || !*password)
+		missing = true;
+	}
+	if (!password || !*password) {
 		yz_field(e, "password", "required", "your password", NULL);
-	if (e && e->nfield)
+		missing = true;
+	}
+	if (missing)
 		return YZ_EINVAL;
 	if (strlen(login) > 64 || strlen(password) > 128)
 		return yz_fail(e, YZ_EUNAUTH, "wrong login or password");
@@ -161,22 +171,25 @@ yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const c
 		char until[40];
 		clock_format_city_human(u.locked_until, until, sizeof until);
 		return yz_fail(e, YZ_ELOCKED,
-			       "the account is locked after too many failed logins until %s", until);
+		               "the account is locked after too many failed logins until %s",
+		               until);
 	}
 	bool rehash = false;
 	/* Unknown logins cost the same PBKDF2 work as known ones. */
 	char dummy[128];
-	snprintf(dummy, sizeof dummy,
-		 "pbkdf2-sm3$%d$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		 p->pbkdf2_iterations);
-	yz_status v = crypto_password_verify(password, u.found ? u.hash : dummy, p->pbkdf2_iterations,
-					     &rehash);
+	snprintf(
+	    dummy, sizeof dummy,
+	    "pbkdf2-sm3$%d$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+	    p->pbkdf2_iterations);
+	yz_status v = crypto_password_verify(password, u.found ? u.hash : dummy,
+	                                     p->pbkdf2_iterations, &rehash);
 	bool ok = u.found && v == YZ_OK;
 	if (ok && strcmp(u.status, "active") != 0)
 		return yz_fail(e, YZ_EFORBIDDEN, "the account is disabled");
 	char new_hash[160];
 	if (ok && rehash &&
-	    crypto_password_hash(password, p->pbkdf2_iterations, new_hash, sizeof new_hash) == YZ_OK)
+	    crypto_password_hash(password, p->pbkdf2_iterations, new_hash, sizeof new_hash) ==
+	        YZ_OK)
 		j.new_hash = new_hash;
 	char sid[65];
 	if (ok) {
@@ -198,7 +211,8 @@ yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const c
 			char until[40];
 			clock_format_city_human(j.locked_until, until, sizeof until);
 			return yz_fail(e, YZ_ELOCKED,
-				       "too many failed logins: the account is locked until %s", until);
+			               "too many failed logins: the account is locked until %s",
+			               until);
 		}
 		return yz_fail(e, YZ_EUNAUTH, "wrong login or password");
 	}
@@ -224,7 +238,7 @@ static yz_status touch_job(store_conn *tx, void *arg, yz_err *e)
 }
 
 yz_status iam_session_resolve(store *s, const iam_policy *p, const char *token,
-			      iam_session_info *out, yz_err *e)
+                              iam_session_info *out, yz_err *e)
 {
 	memset(out, 0, sizeof *out);
 	size_t tl = strlen(token);
@@ -238,11 +252,12 @@ yz_status iam_session_resolve(store *s, const iam_policy *p, const char *token,
 		return st;
 	store_rows *r;
 	store_val a[] = {sv_text(sid)};
-	st = store_query(c,
-			 "SELECT s.user_id, s.csrf, s.last_seen, s.expires_at, u.login, u.name, u.kind, "
-			 "COALESCE(u.org_id, 0), u.status FROM iam_session s JOIN iam_user u ON u.id = "
-			 "s.user_id WHERE s.id = ?",
-			 a, 1, &r, e);
+	st = store_query(
+	    c,
+	    "SELECT s.user_id, s.csrf, s.last_seen, s.expires_at, u.login, u.name, u.kind, "
+	    "COALESCE(u.org_id, 0), u.status FROM iam_session s JOIN iam_user u ON u.id = "
+	    "s.user_id WHERE s.id = ?",
+	    a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	bool found = store_next(r);
@@ -335,10 +350,10 @@ yz_status iam_authz_load(store_conn *c, int64_t user_id, arena *a, iam_authz **o
 	store_rows *r;
 	store_val args[] = {sv_int(user_id)};
 	yz_status st = store_query(c,
-				   "SELECT rp.perm, o.id, o.path FROM iam_user_role ur JOIN "
-				   "iam_role_perm rp ON rp.role_id = ur.role_id JOIN iam_org o ON "
-				   "o.id = ur.scope_org_id WHERE ur.user_id = ?",
-				   args, 1, &r, e);
+	                           "SELECT rp.perm, o.id, o.path FROM iam_user_role ur JOIN "
+	                           "iam_role_perm rp ON rp.role_id = ur.role_id JOIN iam_org o ON "
+	                           "o.id = ur.scope_org_id WHERE ur.user_id = ?",
+	                           args, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	int cap = 0;

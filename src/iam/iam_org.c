@@ -53,23 +53,23 @@ static bool check_uscc(json_t *v, const char **rule, const char **expected)
 }
 
 static const jx_field org_create_fields[] = {
-	{"code", JX_STRING, true, 0, 0, iam_check_code},
-	{"name", JX_STRING, true, 1, 64, NULL},
-	{"kind", JX_STRING, true, 0, 0, iam_check_org_kind},
-	{"parent_id", JX_INT, false, 1, 0, NULL},
-	{"division_code", JX_STRING, false, 0, 0, check_division},
-	{"uscc", JX_STRING, false, 0, 0, check_uscc},
-	{"sort", JX_INT, false, 0, 1000000, NULL},
-	{NULL, 0, false, 0, 0, NULL},
+    {"code", JX_STRING, true, 0, 0, iam_check_code},
+    {"name", JX_STRING, true, 1, 64, NULL},
+    {"kind", JX_STRING, true, 0, 0, iam_check_org_kind},
+    {"parent_id", JX_INT, false, 1, 0, NULL},
+    {"division_code", JX_STRING, false, 0, 0, check_division},
+    {"uscc", JX_STRING, false, 0, 0, check_uscc},
+    {"sort", JX_INT, false, 0, 1000000, NULL},
+    {NULL, 0, false, 0, 0, NULL},
 };
 
 static const jx_field org_update_fields[] = {
-	{"name", JX_STRING, false, 1, 64, NULL},
-	{"division_code", JX_STRING, false, 0, 0, check_division},
-	{"uscc", JX_STRING, false, 0, 0, check_uscc},
-	{"sort", JX_INT, false, 0, 1000000, NULL},
-	{"status", JX_STRING, false, 0, 0, NULL},
-	{NULL, 0, false, 0, 0, NULL},
+    {"name", JX_STRING, false, 1, 64, NULL},
+    {"division_code", JX_STRING, false, 0, 0, check_division},
+    {"uscc", JX_STRING, false, 0, 0, check_uscc},
+    {"sort", JX_INT, false, 0, 1000000, NULL},
+    {"status", JX_STRING, false, 0, 0, NULL},
+    {NULL, 0, false, 0, 0, NULL},
 };
 
 static const char *empty_null(const char *s)
@@ -92,38 +92,40 @@ yz_status iam_org_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, int
 			return st;
 		if (!iam_path_in_scope(&who->scope, parent_path))
 			return yz_fail(e, YZ_EFORBIDDEN,
-				       "the parent organisation is outside your scope");
+			               "the parent organisation is outside your scope");
 	} else {
 		int64_t roots = 0;
-		st = store_query_int(tx, "SELECT COUNT(*) FROM iam_org WHERE parent_id IS NULL", NULL, 0,
-				     &roots, e);
+		st = store_query_int(tx, "SELECT COUNT(*) FROM iam_org WHERE parent_id IS NULL",
+		                     NULL, 0, &roots, e);
 		if (st != YZ_OK)
 			return st;
 		if (roots > 0)
 			return yz_field(e, "parent_id", "required",
-					"a parent: only the city itself has none", NULL);
+			                "a parent: only the city itself has none", NULL);
 		if (!who->scope.all)
-			return yz_fail(e, YZ_EFORBIDDEN, "only an unrestricted operator creates the root");
+			return yz_fail(e, YZ_EFORBIDDEN,
+			               "only an unrestricted operator creates the root");
 	}
 	int64_t now = clock_now_ms();
 	store_val a[] = {parent ? sv_int(parent) : sv_null(),
-			 sv_text(jx_str(in, "code", "")),
-			 sv_text(jx_str(in, "name", "")),
-			 sv_text(jx_str(in, "kind", "")),
-			 sv_text(empty_null(jx_str(in, "division_code", NULL))),
-			 sv_text(empty_null(jx_str(in, "uscc", NULL))),
-			 sv_int(jx_int(in, "sort", 0)),
-			 sv_int(now),
-			 sv_int(now)};
-	st = store_query_int(tx,
-			     "INSERT INTO iam_org (parent_id, code, name, kind, division_code, uscc, "
-			     "sort, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-			     "RETURNING id",
-			     a, SV_N(a), id, e);
+	                 sv_text(jx_str(in, "code", "")),
+	                 sv_text(jx_str(in, "name", "")),
+	                 sv_text(jx_str(in, "kind", "")),
+	                 sv_text(empty_null(jx_str(in, "division_code", NULL))),
+	                 sv_text(empty_null(jx_str(in, "uscc", NULL))),
+	                 sv_int(jx_int(in, "sort", 0)),
+	                 sv_int(now),
+	                 sv_int(now)};
+	st = store_query_int(
+	    tx,
+	    "INSERT INTO iam_org (parent_id, code, name, kind, division_code, uscc, "
+	    "sort, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+	    "RETURNING id",
+	    a, SV_N(a), id, e);
 	if (st == YZ_ECONFLICT) {
 		*e = (yz_err){0};
 		return yz_field(e, "code", "unique", "a code no other organisation has",
-				jx_str(in, "code", ""));
+		                jx_str(in, "code", ""));
 	}
 	if (st != YZ_OK)
 		return st;
@@ -183,21 +185,22 @@ static yz_status update_job(store_conn *tx, void *arg, yz_err *e)
 	bool set_uscc = json_object_get(j->in, "uscc") != NULL;
 	json_t *sort = json_object_get(j->in, "sort");
 	store_val a[] = {sv_text(jx_str(j->in, "name", NULL)),
-			 sv_int(set_div),
-			 sv_text(jx_str(j->in, "division_code", "")),
-			 sv_int(set_uscc),
-			 sv_text(jx_str(j->in, "uscc", "")),
-			 sort ? sv_int(json_integer_value(sort)) : sv_null(),
-			 sv_text(status),
-			 sv_int(clock_now_ms()),
-			 sv_int(j->id)};
-	st = store_exec(tx,
-			"UPDATE iam_org SET name = COALESCE(?, name),"
-			" division_code = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE division_code END,"
-			" uscc = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE uscc END,"
-			" sort = COALESCE(?, sort), status = COALESCE(?, status),"
-			" updated_at = ?, version = version + 1 WHERE id = ?",
-			a, SV_N(a), e);
+	                 sv_int(set_div),
+	                 sv_text(jx_str(j->in, "division_code", "")),
+	                 sv_int(set_uscc),
+	                 sv_text(jx_str(j->in, "uscc", "")),
+	                 sort ? sv_int(json_integer_value(sort)) : sv_null(),
+	                 sv_text(status),
+	                 sv_int(clock_now_ms()),
+	                 sv_int(j->id)};
+	st =
+	    store_exec(tx,
+	               "UPDATE iam_org SET name = COALESCE(?, name),"
+	               " division_code = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE division_code END,"
+	               " uscc = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE uscc END,"
+	               " sort = COALESCE(?, sort), status = COALESCE(?, status),"
+	               " updated_at = ?, version = version + 1 WHERE id = ?",
+	               a, SV_N(a), e);
 	if (st != YZ_OK)
 		return st;
 	char obj[32];
@@ -301,7 +304,7 @@ static void emit(node *ns, int n, int i, int depth, json_t *arr)
 }
 
 yz_status iam_org_list(store_conn *c, const yz_scope *scope, const char *kind, const char *q,
-		       json_t **out, yz_err *e)
+                       json_t **out, yz_err *e)
 {
 	*out = NULL;
 	store_rows *r;
@@ -352,8 +355,7 @@ yz_status iam_org_list(store_conn *c, const yz_scope *scope, const char *kind, c
 		}
 		size_t idx;
 		json_t *o;
-		json_array_foreach(all, idx, o)
-		{
+		json_array_foreach (all, idx, o) {
 			if (kind && *kind && strcmp(jx_str(o, "kind", ""), kind) != 0)
 				continue;
 			if (q && *q && !strstr(jx_str(o, "name", ""), q) &&

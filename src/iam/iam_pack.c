@@ -33,7 +33,7 @@ static yz_status load_json(const char *dir, const char *name, json_t **out, yz_e
 	*out = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!*out)
 		return yz_fail(e, YZ_EINVAL, "%s: %s (line %d, column %d)", path, je.text, je.line,
-			       je.column);
+		               je.column);
 	if (!json_is_array(*out)) {
 		json_decref(*out);
 		*out = NULL;
@@ -44,7 +44,7 @@ static yz_status load_json(const char *dir, const char *name, json_t **out, yz_e
 
 /* Replace in[code_key] (an org code) by in[id_key] (its id). */
 static yz_status resolve_code(store_conn *tx, json_t *in, const char *code_key, const char *id_key,
-			      yz_err *e)
+                              yz_err *e)
 {
 	const char *code = jx_str(in, code_key, NULL);
 	if (!code)
@@ -73,8 +73,7 @@ static yz_status pack_fn(store_conn *tx, void *arg, yz_err *e)
 	pack_job *j = arg;
 	size_t i;
 	json_t *x;
-	json_array_foreach(j->orgs, i, x)
-	{
+	json_array_foreach (j->orgs, i, x) {
 		int64_t id;
 		int before = e ? e->nfield : 0;
 		yz_status st = resolve_code(tx, x, "parent_code", "parent_id", e);
@@ -85,8 +84,7 @@ static yz_status pack_fn(store_conn *tx, void *arg, yz_err *e)
 			return st;
 		}
 	}
-	json_array_foreach(j->roles, i, x)
-	{
+	json_array_foreach (j->roles, i, x) {
 		int64_t id;
 		int before = e ? e->nfield : 0;
 		yz_status st = iam_role_insert_tx(tx, &j->who, x, &id, e);
@@ -95,8 +93,7 @@ static yz_status pack_fn(store_conn *tx, void *arg, yz_err *e)
 			return st;
 		}
 	}
-	json_array_foreach(j->users, i, x)
-	{
+	json_array_foreach (j->users, i, x) {
 		int64_t id;
 		json_t *in = json_deep_copy(x);
 		json_t *roles = json_incref(json_object_get(in, "roles"));
@@ -165,8 +162,7 @@ static yz_status check_org_refs(json_t *orgs, yz_err *e)
 {
 	size_t i;
 	json_t *x;
-	json_array_foreach(orgs, i, x)
-	{
+	json_array_foreach (orgs, i, x) {
 		const char *parent = jx_str(x, "parent", NULL);
 		if (!parent)
 			continue;
@@ -175,7 +171,7 @@ static yz_status check_org_refs(json_t *orgs, yz_err *e)
 			seen = !strcmp(jx_str(json_array_get(orgs, k), "code", ""), parent);
 		if (!seen) {
 			yz_field(e, "parent", "exists", "the code of an organisation listed before",
-				 parent);
+			         parent);
 			prefix_fields(e, "orgs.json", i, e ? e->nfield - 1 : 0);
 			return YZ_EINVAL;
 		}
@@ -207,13 +203,14 @@ static yz_status empty_check(store_conn *tx, void *arg, yz_err *e)
 	int64_t n;
 	yz_status st = store_query_int(tx, "SELECT COUNT(*) FROM iam_org", NULL, 0, &n, e);
 	if (st == YZ_OK && n)
-		st = yz_fail(e, YZ_ECONFLICT, "the database already holds organisations: a pack "
-					      "loads into a new installation");
+		st = yz_fail(e, YZ_ECONFLICT,
+		             "the database already holds organisations: a pack "
+		             "loads into a new installation");
 	return st;
 }
 
 yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t **users_out,
-			yz_err *e)
+                        yz_err *e)
 {
 	if (users_out)
 		*users_out = NULL;
@@ -231,8 +228,7 @@ yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t *
 	size_t i;
 	json_t *x;
 	if (st == YZ_OK) {
-		json_array_foreach(orgs_raw, i, x)
-		{
+		json_array_foreach (orgs_raw, i, x) {
 			json_t *in = org_input(orgs_raw, i);
 			int before = e ? e->nfield : 0;
 			/* validate the API form: a placeholder id stands for the parent code */
@@ -252,8 +248,7 @@ yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t *
 		}
 	}
 	if (st == YZ_OK) {
-		json_array_foreach(roles, i, x)
-		{
+		json_array_foreach (roles, i, x) {
 			int before = e ? e->nfield : 0;
 			if ((st = iam_role_validate_create(x, e)) != YZ_OK) {
 				prefix_fields(e, "roles.json", i, before);
@@ -262,10 +257,10 @@ yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t *
 		}
 	}
 	if (st == YZ_OK) {
-		json_array_foreach(users_raw, i, x)
-		{
+		json_array_foreach (users_raw, i, x) {
 			json_t *in = json_object();
-			const char *keys[] = {"login", "name", "kind", "password", "phone", "email"};
+			const char *keys[] = {"login",    "name",  "kind",
+			                      "password", "phone", "email"};
 			for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
 				json_t *v = json_object_get(x, keys[k]);
 				if (v && !json_is_null(v))
@@ -274,11 +269,12 @@ yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t *
 			const char *org = jx_str(x, "org", NULL);
 			bool org_known = false;
 			for (size_t k = 0; org && k < json_array_size(orgs_raw) && !org_known; k++)
-				org_known = !strcmp(jx_str(json_array_get(orgs_raw, k), "code", ""), org);
+				org_known =
+				    !strcmp(jx_str(json_array_get(orgs_raw, k), "code", ""), org);
 			int before = e ? e->nfield : 0;
 			if (org && !org_known) {
-				st = yz_field(e, "org", "exists", "an organisation code in orgs.json",
-					      org);
+				st = yz_field(e, "org", "exists",
+				              "an organisation code in orgs.json", org);
 			} else {
 				/* a placeholder id stands for the org code while validating */
 				if (org)
@@ -303,13 +299,13 @@ yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t *
 	if (st == YZ_OK)
 		st = hash_all(users, p->pbkdf2_iterations, e);
 	if (st == YZ_OK) {
-		pack_job j = {.who = actor_system("pack"), .orgs = orgs, .roles = roles, .users = users};
+		pack_job j = {
+		    .who = actor_system("pack"), .orgs = orgs, .roles = roles, .users = users};
 		st = store_write(s, pack_fn, &j, e);
 	}
 	if (st == YZ_OK && users_out) {
 		json_t *list = json_array();
-		json_array_foreach(users_raw, i, x)
-		{
+		json_array_foreach (users_raw, i, x) {
 			json_t *u = json_object();
 			json_object_set(u, "login", json_object_get(x, "login"));
 			json_object_set(u, "name", json_object_get(x, "name"));
@@ -328,7 +324,7 @@ yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t *
 }
 
 yz_status iam_bootstrap(store *s, const iam_policy *p, const char *city_name, char *password_out,
-			size_t cap, yz_err *e)
+                        size_t cap, yz_err *e)
 {
 	char token[32];
 	if (crypto_random_token(15, token, sizeof token) != YZ_OK)
@@ -336,28 +332,32 @@ yz_status iam_bootstrap(store *s, const iam_policy *p, const char *city_name, ch
 	/* 120 random bits, plus one character of each class so the policy holds */
 	snprintf(password_out, cap, "%s#7Yz", token);
 	json_t *orgs = json_pack("[{s:s, s:s, s:s}]", "code", "root", "name",
-				 city_name && *city_name ? city_name : "本市", "kind", "city");
+	                         city_name && *city_name ? city_name : "本市", "kind", "city");
 	json_t *roles = json_pack(
-		"[{s:s, s:s, s:s, s:[s,s,s,s,s]}, {s:s, s:s, s:s, s:[s,s,s,s,s]},"
-		" {s:s, s:s, s:s, s:[s,s,s,s]}]",
-		"code", "sys_admin", "name", "系统管理员", "description", "管理机构与用户账号", "permissions",
-		"workbench.use", "iam.org.read", "iam.org.manage", "iam.user.read", "iam.user.manage",
-		"code", "sec_admin", "name", "安全保密管理员", "description", "管理角色与授权", "permissions",
-		"workbench.use", "iam.user.read", "iam.role.read", "iam.role.manage", "iam.org.read",
-		"code", "auditor", "name", "安全审计员", "description", "查看与核验审计记录", "permissions",
-		"workbench.use", "audit.read", "iam.user.read", "iam.org.read");
-	json_t *users = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}]}]", "login",
-				  "admin", "name", "平台管理员", "kind", "operator", "org_code", "root",
-				  "password", password_out, "roles", "role", "sys_admin", "scope",
-				  "root", "role", "sec_admin", "scope", "root");
+	    "[{s:s, s:s, s:s, s:[s,s,s,s,s]}, {s:s, s:s, s:s, s:[s,s,s,s,s]},"
+	    " {s:s, s:s, s:s, s:[s,s,s,s]}]",
+	    "code", "sys_admin", "name", "系统管理员", "description", "管理机构与用户账号",
+	    "permissions", "workbench.use", "iam.org.read", "iam.org.manage", "iam.user.read",
+	    "iam.user.manage", "code", "sec_admin", "name", "安全保密管理员", "description",
+	    "管理角色与授权", "permissions", "workbench.use", "iam.user.read", "iam.role.read",
+	    "iam.role.manage", "iam.org.read", "code", "auditor", "name", "安全审计员",
+	    "description", "查看与核验审计记录", "permissions", "workbench.use", "audit.read",
+	    "iam.user.read", "iam.org.read");
+	json_t *users = json_pack(
+	    "[{s:s, s:s, s:s, s:s, s:s, s:[{s:s, s:s}, {s:s, s:s}]}]", "login", "admin", "name",
+	    "平台管理员", "kind", "operator", "org_code", "root", "password", password_out, "roles",
+	    "role", "sys_admin", "scope", "root", "role", "sec_admin", "scope", "root");
 	yz_status st = store_write(s, empty_check, NULL, e);
 	size_t i;
 	json_t *x;
-	json_array_foreach(roles, i, x) if (st == YZ_OK) st = iam_role_validate_create(x, e);
+	json_array_foreach (roles, i, x)
+		if (st == YZ_OK)
+			st = iam_role_validate_create(x, e);
 	if (st == YZ_OK)
 		st = hash_all(users, p->pbkdf2_iterations, e);
 	if (st == YZ_OK) {
-		pack_job j = {.who = actor_system("init"), .orgs = orgs, .roles = roles, .users = users};
+		pack_job j = {
+		    .who = actor_system("init"), .orgs = orgs, .roles = roles, .users = users};
 		st = store_write(s, pack_fn, &j, e);
 	}
 	json_decref(orgs);

@@ -8,18 +8,18 @@
 #include "iam/iam_int.h"
 
 static const jx_field role_create_fields[] = {
-	{"code", JX_STRING, true, 0, 0, iam_check_code},
-	{"name", JX_STRING, true, 1, 32, NULL},
-	{"description", JX_STRING, false, 0, 200, NULL},
-	{"permissions", JX_ARRAY, true, 0, 100, NULL},
-	{NULL, 0, false, 0, 0, NULL},
+    {"code", JX_STRING, true, 0, 0, iam_check_code},
+    {"name", JX_STRING, true, 1, 32, NULL},
+    {"description", JX_STRING, false, 0, 200, NULL},
+    {"permissions", JX_ARRAY, true, 0, 100, NULL},
+    {NULL, 0, false, 0, 0, NULL},
 };
 
 static const jx_field role_update_fields[] = {
-	{"name", JX_STRING, false, 1, 32, NULL},
-	{"description", JX_STRING, false, 0, 200, NULL},
-	{"permissions", JX_ARRAY, false, 0, 100, NULL},
-	{NULL, 0, false, 0, 0, NULL},
+    {"name", JX_STRING, false, 1, 32, NULL},
+    {"description", JX_STRING, false, 0, 200, NULL},
+    {"permissions", JX_ARRAY, false, 0, 100, NULL},
+    {NULL, 0, false, 0, 0, NULL},
 };
 
 static yz_status check_perms(json_t *perms, yz_err *e)
@@ -27,8 +27,7 @@ static yz_status check_perms(json_t *perms, yz_err *e)
 	size_t i;
 	json_t *p;
 	bool bad = false;
-	json_array_foreach(perms, i, p)
-	{
+	json_array_foreach (perms, i, p) {
 		char field[40];
 		snprintf(field, sizeof field, "permissions[%zu]", i);
 		if (!json_is_string(p)) {
@@ -36,7 +35,7 @@ static yz_status check_perms(json_t *perms, yz_err *e)
 			bad = true;
 		} else if (!iam_perm_known(json_string_value(p))) {
 			yz_field(e, field, "known", "a permission declared by a module",
-				 json_string_value(p));
+			         json_string_value(p));
 			bad = true;
 		}
 	}
@@ -49,34 +48,37 @@ static yz_status set_perms_tx(store_conn *tx, int64_t role_id, json_t *perms, yz
 	yz_status st = store_exec(tx, "DELETE FROM iam_role_perm WHERE role_id = ?", a, 1, e);
 	size_t i;
 	json_t *p;
-	json_array_foreach(perms, i, p)
-	{
+	json_array_foreach (perms, i, p) {
 		if (st != YZ_OK)
 			break;
 		store_val b[] = {sv_int(role_id), sv_text(json_string_value(p))};
-		st = store_exec(tx,
-				"INSERT INTO iam_role_perm (role_id, perm) VALUES (?, ?) ON CONFLICT "
-				"DO NOTHING",
-				b, 2, e);
+		st = store_exec(
+		    tx,
+		    "INSERT INTO iam_role_perm (role_id, perm) VALUES (?, ?) ON CONFLICT "
+		    "DO NOTHING",
+		    b, 2, e);
 	}
 	return st;
 }
 
-yz_status iam_role_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, int64_t *id, yz_err *e)
+yz_status iam_role_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, int64_t *id,
+                             yz_err *e)
 {
 	if (!who->scope.all)
-		return yz_fail(e, YZ_EFORBIDDEN, "roles are defined city-wide: an unrestricted "
-						 "iam.role.manage is needed");
+		return yz_fail(e, YZ_EFORBIDDEN,
+		               "roles are defined city-wide: an unrestricted "
+		               "iam.role.manage is needed");
 	int64_t now = clock_now_ms();
 	store_val a[] = {sv_text(jx_str(in, "code", "")), sv_text(jx_str(in, "name", "")),
-			 sv_text(jx_str(in, "description", "")), sv_int(now), sv_int(now)};
+	                 sv_text(jx_str(in, "description", "")), sv_int(now), sv_int(now)};
 	yz_status st = store_query_int(tx,
-				       "INSERT INTO iam_role (code, name, description, created_at, "
-				       "updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-				       a, 5, id, e);
+	                               "INSERT INTO iam_role (code, name, description, created_at, "
+	                               "updated_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+	                               a, 5, id, e);
 	if (st == YZ_ECONFLICT) {
 		*e = (yz_err){0};
-		return yz_field(e, "code", "unique", "a code no other role has", jx_str(in, "code", ""));
+		return yz_field(e, "code", "unique", "a code no other role has",
+		                jx_str(in, "code", ""));
 	}
 	if (st == YZ_OK)
 		st = set_perms_tx(tx, *id, json_object_get(in, "permissions"), e);
@@ -123,15 +125,16 @@ static yz_status update_job(store_conn *tx, void *arg, yz_err *e)
 {
 	role_job *j = arg;
 	if (!j->who->scope.all)
-		return yz_fail(e, YZ_EFORBIDDEN, "roles are defined city-wide: an unrestricted "
-						 "iam.role.manage is needed");
+		return yz_fail(e, YZ_EFORBIDDEN,
+		               "roles are defined city-wide: an unrestricted "
+		               "iam.role.manage is needed");
 	store_val a[] = {sv_text(jx_str(j->in, "name", NULL)),
-			 sv_text(jx_str(j->in, "description", NULL)), sv_int(clock_now_ms()),
-			 sv_int(j->id)};
+	                 sv_text(jx_str(j->in, "description", NULL)), sv_int(clock_now_ms()),
+	                 sv_int(j->id)};
 	yz_status st = store_exec(tx,
-				  "UPDATE iam_role SET name = COALESCE(?, name), description = "
-				  "COALESCE(?, description), updated_at = ? WHERE id = ?",
-				  a, 4, e);
+	                          "UPDATE iam_role SET name = COALESCE(?, name), description = "
+	                          "COALESCE(?, description), updated_at = ? WHERE id = ?",
+	                          a, 4, e);
 	if (st != YZ_OK)
 		return st;
 	if (store_changes(tx) == 0)
@@ -159,8 +162,8 @@ static yz_status role_perms(store_conn *c, int64_t id, json_t *o, yz_err *e)
 {
 	store_rows *r;
 	store_val a[] = {sv_int(id)};
-	yz_status st = store_query(c, "SELECT perm FROM iam_role_perm WHERE role_id = ? ORDER BY perm",
-				   a, 1, &r, e);
+	yz_status st = store_query(
+	    c, "SELECT perm FROM iam_role_perm WHERE role_id = ? ORDER BY perm", a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	json_t *p = json_array();
@@ -220,8 +223,7 @@ yz_status iam_role_list(store_conn *c, json_t **out, yz_err *e)
 	st = store_rows_close(r, e);
 	size_t i;
 	json_t *o;
-	json_array_foreach(arr, i, o)
-	{
+	json_array_foreach (arr, i, o) {
 		if (st != YZ_OK)
 			break;
 		st = role_perms(c, jx_int(o, "id", 0), o, e);

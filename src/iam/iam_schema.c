@@ -9,71 +9,71 @@
 #include "iam/iam_int.h"
 
 const store_migration iam_migrations[] = {
-	{1, "CREATE TABLE iam_org ("
-	    " id {{id}},"
-	    " parent_id BIGINT REFERENCES iam_org (id),"
-	    " path TEXT NOT NULL DEFAULT '',"
-	    " code TEXT NOT NULL UNIQUE,"
-	    " name TEXT NOT NULL,"
-	    " kind TEXT NOT NULL,"
-	    " division_code TEXT,"
-	    " uscc TEXT,"
-	    " sort INTEGER NOT NULL DEFAULT 0,"
-	    " status TEXT NOT NULL DEFAULT 'active',"
-	    " created_at BIGINT NOT NULL,"
-	    " updated_at BIGINT NOT NULL,"
-	    " version INTEGER NOT NULL DEFAULT 1);"
-	    "CREATE INDEX iam_org_parent ON iam_org (parent_id, sort);"
-	    "CREATE INDEX iam_org_path ON iam_org (path);"
-	    "CREATE TABLE iam_user ("
-	    " id {{id}},"
-	    " login TEXT NOT NULL UNIQUE,"
-	    " name TEXT NOT NULL,"
-	    " kind TEXT NOT NULL,"
-	    " org_id BIGINT REFERENCES iam_org (id),"
-	    " phone TEXT,"
-	    " email TEXT,"
-	    " pw_hash TEXT NOT NULL,"
-	    " pw_changed_at BIGINT NOT NULL,"
-	    " failed_count INTEGER NOT NULL DEFAULT 0,"
-	    " locked_until BIGINT NOT NULL DEFAULT 0,"
-	    " status TEXT NOT NULL DEFAULT 'active',"
-	    " last_login_at BIGINT,"
-	    " created_at BIGINT NOT NULL,"
-	    " updated_at BIGINT NOT NULL,"
-	    " version INTEGER NOT NULL DEFAULT 1);"
-	    "CREATE INDEX iam_user_org ON iam_user (org_id);"
-	    "CREATE TABLE iam_role ("
-	    " id {{id}},"
-	    " code TEXT NOT NULL UNIQUE,"
-	    " name TEXT NOT NULL,"
-	    " description TEXT NOT NULL DEFAULT '',"
-	    " created_at BIGINT NOT NULL,"
-	    " updated_at BIGINT NOT NULL);"
-	    "CREATE TABLE iam_role_perm ("
-	    " role_id BIGINT NOT NULL REFERENCES iam_role (id) ON DELETE CASCADE,"
-	    " perm TEXT NOT NULL,"
-	    " PRIMARY KEY (role_id, perm));"
-	    "CREATE TABLE iam_user_role ("
-	    " user_id BIGINT NOT NULL REFERENCES iam_user (id) ON DELETE CASCADE,"
-	    " role_id BIGINT NOT NULL REFERENCES iam_role (id),"
-	    " scope_org_id BIGINT NOT NULL REFERENCES iam_org (id),"
-	    " PRIMARY KEY (user_id, role_id, scope_org_id));"
-	    "CREATE TABLE iam_session ("
-	    " id TEXT PRIMARY KEY,"
-	    " user_id BIGINT NOT NULL REFERENCES iam_user (id) ON DELETE CASCADE,"
-	    " csrf TEXT NOT NULL,"
-	    " created_at BIGINT NOT NULL,"
-	    " last_seen BIGINT NOT NULL,"
-	    " expires_at BIGINT NOT NULL,"
-	    " ip TEXT NOT NULL DEFAULT '',"
-	    " user_agent TEXT NOT NULL DEFAULT '');"
-	    "CREATE INDEX iam_session_user ON iam_session (user_id);"},
+    {1, "CREATE TABLE iam_org ("
+        " id {{id}},"
+        " parent_id BIGINT REFERENCES iam_org (id),"
+        " path TEXT NOT NULL DEFAULT '',"
+        " code TEXT NOT NULL UNIQUE,"
+        " name TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " division_code TEXT,"
+        " uscc TEXT,"
+        " sort INTEGER NOT NULL DEFAULT 0,"
+        " status TEXT NOT NULL DEFAULT 'active',"
+        " created_at BIGINT NOT NULL,"
+        " updated_at BIGINT NOT NULL,"
+        " version INTEGER NOT NULL DEFAULT 1);"
+        "CREATE INDEX iam_org_parent ON iam_org (parent_id, sort);"
+        "CREATE INDEX iam_org_path ON iam_org (path);"
+        "CREATE TABLE iam_user ("
+        " id {{id}},"
+        " login TEXT NOT NULL UNIQUE,"
+        " name TEXT NOT NULL,"
+        " kind TEXT NOT NULL,"
+        " org_id BIGINT REFERENCES iam_org (id),"
+        " phone TEXT,"
+        " email TEXT,"
+        " pw_hash TEXT NOT NULL,"
+        " pw_changed_at BIGINT NOT NULL,"
+        " failed_count INTEGER NOT NULL DEFAULT 0,"
+        " locked_until BIGINT NOT NULL DEFAULT 0,"
+        " status TEXT NOT NULL DEFAULT 'active',"
+        " last_login_at BIGINT,"
+        " created_at BIGINT NOT NULL,"
+        " updated_at BIGINT NOT NULL,"
+        " version INTEGER NOT NULL DEFAULT 1);"
+        "CREATE INDEX iam_user_org ON iam_user (org_id);"
+        "CREATE TABLE iam_role ("
+        " id {{id}},"
+        " code TEXT NOT NULL UNIQUE,"
+        " name TEXT NOT NULL,"
+        " description TEXT NOT NULL DEFAULT '',"
+        " created_at BIGINT NOT NULL,"
+        " updated_at BIGINT NOT NULL);"
+        "CREATE TABLE iam_role_perm ("
+        " role_id BIGINT NOT NULL REFERENCES iam_role (id) ON DELETE CASCADE,"
+        " perm TEXT NOT NULL,"
+        " PRIMARY KEY (role_id, perm));"
+        "CREATE TABLE iam_user_role ("
+        " user_id BIGINT NOT NULL REFERENCES iam_user (id) ON DELETE CASCADE,"
+        " role_id BIGINT NOT NULL REFERENCES iam_role (id),"
+        " scope_org_id BIGINT NOT NULL REFERENCES iam_org (id),"
+        " PRIMARY KEY (user_id, role_id, scope_org_id));"
+        "CREATE TABLE iam_session ("
+        " id TEXT PRIMARY KEY,"
+        " user_id BIGINT NOT NULL REFERENCES iam_user (id) ON DELETE CASCADE,"
+        " csrf TEXT NOT NULL,"
+        " created_at BIGINT NOT NULL,"
+        " last_seen BIGINT NOT NULL,"
+        " expires_at BIGINT NOT NULL,"
+        " ip TEXT NOT NULL DEFAULT '',"
+        " user_agent TEXT NOT NULL DEFAULT '');"
+        "CREATE INDEX iam_session_user ON iam_session (user_id);"},
 };
 const int iam_nmigrations = 1;
 
-static const char *const kind_names[] = {"", "operator", "civil_servant", "leader", "citizen",
-					 "enterprise"};
+static const char *const kind_names[] = {"",       "operator", "civil_servant",
+                                         "leader", "citizen",  "enterprise"};
 
 const char *iam_kind_name(int kind)
 {
@@ -93,9 +93,9 @@ bool iam_kind_is_staff(int kind)
 	return kind == IAM_OPERATOR || kind == IAM_CIVIL_SERVANT || kind == IAM_LEADER;
 }
 
-const char *const iam_org_kinds[] = {"city",   "district",  "county", "county_city",
-				     "street", "town",      "township", "community",
-				     "village", "department", "unit",   NULL};
+const char *const iam_org_kinds[] = {"city",    "district",   "county",   "county_city",
+                                     "street",  "town",       "township", "community",
+                                     "village", "department", "unit",     NULL};
 
 /* ---- permission registry ---- */
 
@@ -204,7 +204,7 @@ bool iam_check_org_kind(json_t *v, const char **rule, const char **expected)
 {
 	*rule = "enum";
 	*expected = "city, district, county, county_city, street, town, township, community, "
-		    "village, department or unit";
+	            "village, department or unit";
 	for (int i = 0; iam_org_kinds[i]; i++)
 		if (!strcmp(iam_org_kinds[i], json_string_value(v)))
 			return true;
@@ -262,7 +262,7 @@ yz_status iam_org_path(store_conn *c, int64_t id, char *out, size_t cap, yz_err 
 }
 
 yz_status iam_scope_covers_org(store_conn *c, const yz_scope *scope, int64_t org_id, bool *covers,
-			       yz_err *e)
+                               yz_err *e)
 {
 	*covers = false;
 	if (scope->all) {

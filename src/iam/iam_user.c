@@ -12,24 +12,24 @@
 #include "iam/iam_int.h"
 
 static const jx_field user_create_fields[] = {
-	{"login", JX_STRING, true, 0, 0, iam_check_login},
-	{"name", JX_STRING, true, 1, 32, NULL},
-	{"kind", JX_STRING, true, 0, 0, iam_check_kind},
-	{"org_id", JX_INT, false, 1, 0, NULL},
-	{"password", JX_STRING, true, 1, 128, NULL},
-	{"phone", JX_STRING, false, 0, 0, iam_check_phone},
-	{"email", JX_STRING, false, 0, 128, iam_check_email},
-	{NULL, 0, false, 0, 0, NULL},
+    {"login", JX_STRING, true, 0, 0, iam_check_login},
+    {"name", JX_STRING, true, 1, 32, NULL},
+    {"kind", JX_STRING, true, 0, 0, iam_check_kind},
+    {"org_id", JX_INT, false, 1, 0, NULL},
+    {"password", JX_STRING, true, 1, 128, NULL},
+    {"phone", JX_STRING, false, 0, 0, iam_check_phone},
+    {"email", JX_STRING, false, 0, 128, iam_check_email},
+    {NULL, 0, false, 0, 0, NULL},
 };
 
 static const jx_field user_update_fields[] = {
-	{"name", JX_STRING, false, 1, 32, NULL},
-	{"kind", JX_STRING, false, 0, 0, iam_check_kind},
-	{"org_id", JX_INT, false, 1, 0, NULL},
-	{"phone", JX_STRING, false, 0, 0, iam_check_phone},
-	{"email", JX_STRING, false, 0, 128, iam_check_email},
-	{"status", JX_STRING, false, 0, 0, NULL},
-	{NULL, 0, false, 0, 0, NULL},
+    {"name", JX_STRING, false, 1, 32, NULL},
+    {"kind", JX_STRING, false, 0, 0, iam_check_kind},
+    {"org_id", JX_INT, false, 1, 0, NULL},
+    {"phone", JX_STRING, false, 0, 0, iam_check_phone},
+    {"email", JX_STRING, false, 0, 128, iam_check_email},
+    {"status", JX_STRING, false, 0, 0, NULL},
+    {NULL, 0, false, 0, 0, NULL},
 };
 
 yz_status iam_password_policy(const char *pw, const char *login, const char *field, yz_err *e)
@@ -51,10 +51,10 @@ yz_status iam_password_policy(const char *pw, const char *login, const char *fie
 		return yz_field(e, field, "min-length", "at least 10 characters", NULL);
 	if (upper + lower + digit + other < 3)
 		return yz_field(e, field, "complexity",
-				"three of: upper-case, lower-case, digits, symbols", NULL);
+		                "three of: upper-case, lower-case, digits, symbols", NULL);
 	if (login && *login && strstr(pw, login))
 		return yz_field(e, field, "not-login", "a password that does not contain the login",
-				NULL);
+		                NULL);
 	return YZ_OK;
 }
 
@@ -66,8 +66,8 @@ static yz_status check_org_for_kind(int kind, int64_t org_id, yz_err *e)
 		return yz_field(e, "org_id", "required", "staff belong to an organisation", NULL);
 	if (!iam_kind_is_staff(kind) && org_id)
 		return yz_field(e, "org_id", "forbidden",
-				"citizens and enterprise representatives belong to no organisation",
-				NULL);
+		                "citizens and enterprise representatives belong to no organisation",
+		                NULL);
 	return YZ_OK;
 }
 
@@ -86,7 +86,7 @@ static json_t *redacted(json_t *in)
 }
 
 yz_status iam_user_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, const char *pw_hash,
-			     int64_t *id, yz_err *e)
+                             int64_t *id, yz_err *e)
 {
 	int64_t org = jx_int(in, "org_id", 0);
 	char path[IAM_PATH_MAX] = "";
@@ -105,24 +105,25 @@ yz_status iam_user_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, co
 	int64_t now = clock_now_ms();
 	const char *phone = jx_str(in, "phone", NULL), *email = jx_str(in, "email", NULL);
 	store_val a[] = {sv_text(jx_str(in, "login", "")),
-			 sv_text(jx_str(in, "name", "")),
-			 sv_text(jx_str(in, "kind", "")),
-			 org ? sv_int(org) : sv_null(),
-			 sv_text(phone && *phone ? phone : NULL),
-			 sv_text(email && *email ? email : NULL),
-			 sv_text(pw_hash),
-			 sv_int(now),
-			 sv_int(now),
-			 sv_int(now)};
-	st = store_query_int(tx,
-			     "INSERT INTO iam_user (login, name, kind, org_id, phone, email, pw_hash, "
-			     "pw_changed_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-			     "?, ?) RETURNING id",
-			     a, SV_N(a), id, e);
+	                 sv_text(jx_str(in, "name", "")),
+	                 sv_text(jx_str(in, "kind", "")),
+	                 org ? sv_int(org) : sv_null(),
+	                 sv_text(phone && *phone ? phone : NULL),
+	                 sv_text(email && *email ? email : NULL),
+	                 sv_text(pw_hash),
+	                 sv_int(now),
+	                 sv_int(now),
+	                 sv_int(now)};
+	st = store_query_int(
+	    tx,
+	    "INSERT INTO iam_user (login, name, kind, org_id, phone, email, pw_hash, "
+	    "pw_changed_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?) RETURNING id",
+	    a, SV_N(a), id, e);
 	if (st == YZ_ECONFLICT) {
 		*e = (yz_err){0};
 		return yz_field(e, "login", "unique", "a login nobody else has",
-				jx_str(in, "login", ""));
+		                jx_str(in, "login", ""));
 	}
 	if (st != YZ_OK)
 		return st;
@@ -152,22 +153,22 @@ yz_status iam_user_validate_create(json_t *in, yz_err *e)
 	yz_status st = jx_validate(in, user_create_fields, e);
 	if (st == YZ_OK)
 		st = check_org_for_kind(iam_kind_parse(jx_str(in, "kind", "")),
-					jx_int(in, "org_id", 0), e);
+		                        jx_int(in, "org_id", 0), e);
 	if (st == YZ_OK)
 		st = iam_password_policy(jx_str(in, "password", ""), jx_str(in, "login", ""),
-					 "password", e);
+		                         "password", e);
 	return st;
 }
 
 yz_status iam_user_create(store *s, const iam_policy *p, const yz_actor *who, json_t *in,
-			  int64_t *id, yz_err *e)
+                          int64_t *id, yz_err *e)
 {
 	yz_status st = iam_user_validate_create(in, e);
 	if (st != YZ_OK)
 		return st;
 	char hash[160];
 	st = crypto_password_hash(jx_str(in, "password", ""), p->pbkdf2_iterations, hash,
-				  sizeof hash);
+	                          sizeof hash);
 	if (st != YZ_OK)
 		return yz_fail(e, st, "could not hash the password");
 	user_job j = {.who = who, .in = in, .pw_hash = hash};
@@ -180,14 +181,14 @@ yz_status iam_user_create(store *s, const iam_policy *p, const yz_actor *who, js
 /* Path of the user's org ("" when none) and the user's version, inside a
  * transaction; YZ_ENOTFOUND also when outside the actor's scope. */
 static yz_status load_for_change(store_conn *tx, const yz_actor *who, int64_t id, char *path,
-				 size_t cap, int64_t *version, int *kind, yz_err *e)
+                                 size_t cap, int64_t *version, int *kind, yz_err *e)
 {
 	store_rows *r;
 	store_val a[] = {sv_int(id)};
 	yz_status st = store_query(tx,
-				   "SELECT COALESCE(o.path, ''), u.version, u.kind FROM iam_user u "
-				   "LEFT JOIN iam_org o ON o.id = u.org_id WHERE u.id = ?",
-				   a, 1, &r, e);
+	                           "SELECT COALESCE(o.path, ''), u.version, u.kind FROM iam_user u "
+	                           "LEFT JOIN iam_org o ON o.id = u.org_id WHERE u.id = ?",
+	                           a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	bool found = store_next(r);
@@ -215,9 +216,9 @@ static yz_status update_job(store_conn *tx, void *arg, yz_err *e)
 		return st;
 	if (j->version && j->version != version)
 		return yz_fail(e, YZ_ECONFLICT,
-			       "the user was changed by someone else (version %lld, now %lld); "
-			       "reload and try again",
-			       (long long)j->version, (long long)version);
+		               "the user was changed by someone else (version %lld, now %lld); "
+		               "reload and try again",
+		               (long long)j->version, (long long)version);
 	json_t *in = j->in;
 	const char *status = jx_str(in, "status", NULL);
 	if (status && strcmp(status, "active") && strcmp(status, "disabled"))
@@ -244,8 +245,8 @@ static yz_status update_job(store_conn *tx, void *arg, yz_err *e)
 		/* kind changes alone must still fit the current org */
 		int64_t cur = 0;
 		store_val a[] = {sv_int(j->id)};
-		st = store_query_int(tx, "SELECT COALESCE(org_id, 0) FROM iam_user WHERE id = ?", a, 1,
-				     &cur, e);
+		st = store_query_int(tx, "SELECT COALESCE(org_id, 0) FROM iam_user WHERE id = ?", a,
+		                     1, &cur, e);
 		if (st != YZ_OK)
 			return st;
 		new_org = cur;
@@ -255,24 +256,24 @@ static yz_status update_job(store_conn *tx, void *arg, yz_err *e)
 		return st;
 	json_t *phone = json_object_get(in, "phone"), *email = json_object_get(in, "email");
 	store_val a[] = {sv_text(jx_str(in, "name", NULL)),
-			 sv_text(json_object_get(in, "kind") ? jx_str(in, "kind", "") : NULL),
-			 sv_int(org_given),
-			 new_org ? sv_int(new_org) : sv_null(),
-			 sv_int(phone != NULL),
-			 sv_text(phone ? json_string_value(phone) : ""),
-			 sv_int(email != NULL),
-			 sv_text(email ? json_string_value(email) : ""),
-			 sv_text(status),
-			 sv_int(clock_now_ms()),
-			 sv_int(j->id)};
+	                 sv_text(json_object_get(in, "kind") ? jx_str(in, "kind", "") : NULL),
+	                 sv_int(org_given),
+	                 new_org ? sv_int(new_org) : sv_null(),
+	                 sv_int(phone != NULL),
+	                 sv_text(phone ? json_string_value(phone) : ""),
+	                 sv_int(email != NULL),
+	                 sv_text(email ? json_string_value(email) : ""),
+	                 sv_text(status),
+	                 sv_int(clock_now_ms()),
+	                 sv_int(j->id)};
 	st = store_exec(tx,
-			"UPDATE iam_user SET name = COALESCE(?, name), kind = COALESCE(?, kind),"
-			" org_id = CASE WHEN ? = 1 THEN ? ELSE org_id END,"
-			" phone = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE phone END,"
-			" email = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE email END,"
-			" status = COALESCE(?, status), updated_at = ?, version = version + 1"
-			" WHERE id = ?",
-			a, SV_N(a), e);
+	                "UPDATE iam_user SET name = COALESCE(?, name), kind = COALESCE(?, kind),"
+	                " org_id = CASE WHEN ? = 1 THEN ? ELSE org_id END,"
+	                " phone = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE phone END,"
+	                " email = CASE WHEN ? = 1 THEN NULLIF(?, '') ELSE email END,"
+	                " status = COALESCE(?, status), updated_at = ?, version = version + 1"
+	                " WHERE id = ?",
+	                a, SV_N(a), e);
 	if (st != YZ_OK)
 		return st;
 	if (status && !strcmp(status, "disabled")) {
@@ -287,7 +288,7 @@ static yz_status update_job(store_conn *tx, void *arg, yz_err *e)
 }
 
 yz_status iam_user_update(store *s, const yz_actor *who, int64_t id, int64_t version, json_t *in,
-			  yz_err *e)
+                          yz_err *e)
 {
 	yz_status st = jx_validate(in, user_update_fields, e);
 	if (st != YZ_OK)
@@ -316,16 +317,18 @@ static yz_status password_job(store_conn *tx, void *arg, yz_err *e)
 	int64_t now = clock_now_ms();
 	if (j->unlock_only) {
 		store_val a[] = {sv_int(now), sv_int(j->id)};
-		st = store_exec(tx,
-				"UPDATE iam_user SET failed_count = 0, locked_until = 0, updated_at = ? "
-				"WHERE id = ?",
-				a, 2, e);
+		st = store_exec(
+		    tx,
+		    "UPDATE iam_user SET failed_count = 0, locked_until = 0, updated_at = ? "
+		    "WHERE id = ?",
+		    a, 2, e);
 	} else {
 		store_val a[] = {sv_text(j->hash), sv_int(now), sv_int(now), sv_int(j->id)};
-		st = store_exec(tx,
-				"UPDATE iam_user SET pw_hash = ?, pw_changed_at = ?, failed_count = 0, "
-				"locked_until = 0, updated_at = ?, version = version + 1 WHERE id = ?",
-				a, 4, e);
+		st = store_exec(
+		    tx,
+		    "UPDATE iam_user SET pw_hash = ?, pw_changed_at = ?, failed_count = 0, "
+		    "locked_until = 0, updated_at = ?, version = version + 1 WHERE id = ?",
+		    a, 4, e);
 	}
 	if (st != YZ_OK)
 		return st;
@@ -355,7 +358,7 @@ static yz_status login_of(store *s, int64_t id, char *out, size_t cap, yz_err *e
 }
 
 yz_status iam_user_set_password(store *s, const iam_policy *p, const yz_actor *who, int64_t id,
-				const char *password, yz_err *e)
+                                const char *password, yz_err *e)
 {
 	char login[64];
 	yz_status st = login_of(s, id, login, sizeof login, e);
@@ -372,7 +375,7 @@ yz_status iam_user_set_password(store *s, const iam_policy *p, const yz_actor *w
 }
 
 yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor *who,
-				   const char *current, const char *next, yz_err *e)
+                                   const char *current, const char *next, yz_err *e)
 {
 	store_conn *c;
 	yz_status st = store_reader(s, &c, e);
@@ -398,8 +401,8 @@ yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor
 	if (st != YZ_OK)
 		return st;
 	if (!strcmp(current, next))
-		return yz_field(e, "password", "changed", "a password different from the current one",
-				NULL);
+		return yz_field(e, "password", "changed",
+		                "a password different from the current one", NULL);
 	char hash[160];
 	st = crypto_password_hash(next, p->pbkdf2_iterations, hash, sizeof hash);
 	if (st != YZ_OK)
@@ -419,21 +422,21 @@ yz_status iam_user_unlock(store *s, const yz_actor *who, int64_t id, yz_err *e)
 /* ---- role assignments ---- */
 
 yz_status iam_user_roles_tx(store_conn *tx, const yz_actor *who, int64_t user_id, json_t *roles,
-			    const yz_scope *grant_scope, yz_err *e)
+                            const yz_scope *grant_scope, yz_err *e)
 {
 	size_t i;
 	json_t *x;
-	json_array_foreach(roles, i, x)
-	{
+	json_array_foreach (roles, i, x) {
 		char field[48];
 		snprintf(field, sizeof field, "roles[%zu]", i);
 		if (!json_is_object(x) || !json_is_string(json_object_get(x, "role")))
-			return yz_field(e, field, "type", "{role: code, scope: org id or code}", NULL);
+			return yz_field(e, field, "type", "{role: code, scope: org id or code}",
+			                NULL);
 		const char *code = jx_str(x, "role", "");
 		int64_t role_id;
 		store_val a[] = {sv_text(code)};
 		yz_status st = store_query_int(tx, "SELECT id FROM iam_role WHERE code = ?", a, 1,
-					       &role_id, e);
+		                               &role_id, e);
 		if (st == YZ_ENOTFOUND) {
 			*e = (yz_err){0};
 			return yz_field(e, field, "exists", "an existing role code", code);
@@ -447,7 +450,7 @@ yz_status iam_user_roles_tx(store_conn *tx, const yz_actor *who, int64_t user_id
 		} else if (json_is_string(sv)) {
 			store_val b[] = {sv_text(json_string_value(sv))};
 			st = store_query_int(tx, "SELECT id FROM iam_org WHERE code = ?", b, 1,
-					     &scope_id, e);
+			                     &scope_id, e);
 			if (st != YZ_OK && st != YZ_ENOTFOUND)
 				return st;
 			*e = (yz_err){0};
@@ -458,13 +461,14 @@ yz_status iam_user_roles_tx(store_conn *tx, const yz_actor *who, int64_t user_id
 			return yz_field(e, field, "scope", "an existing organisation", NULL);
 		}
 		if (!iam_path_in_scope(grant_scope, path))
-			return yz_fail(e, YZ_EFORBIDDEN, "role %s at that scope is outside your scope",
-				       code);
+			return yz_fail(e, YZ_EFORBIDDEN,
+			               "role %s at that scope is outside your scope", code);
 		store_val c[] = {sv_int(user_id), sv_int(role_id), sv_int(scope_id)};
-		st = store_exec(tx,
-				"INSERT INTO iam_user_role (user_id, role_id, scope_org_id) VALUES (?, "
-				"?, ?) ON CONFLICT DO NOTHING",
-				c, 3, e);
+		st = store_exec(
+		    tx,
+		    "INSERT INTO iam_user_role (user_id, role_id, scope_org_id) VALUES (?, "
+		    "?, ?) ON CONFLICT DO NOTHING",
+		    c, 3, e);
 		if (st != YZ_OK)
 			return st;
 	}
@@ -486,9 +490,9 @@ static yz_status roles_job_fn(store_conn *tx, void *arg, yz_err *e)
 	store_rows *r;
 	store_val a[] = {sv_int(j->id)};
 	yz_status st = store_query(tx,
-				   "SELECT o.path FROM iam_user_role ur JOIN iam_org o ON o.id = "
-				   "ur.scope_org_id WHERE ur.user_id = ?",
-				   a, 1, &r, e);
+	                           "SELECT o.path FROM iam_user_role ur JOIN iam_org o ON o.id = "
+	                           "ur.scope_org_id WHERE ur.user_id = ?",
+	                           a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	bool outside = false;
@@ -506,8 +510,8 @@ static yz_status roles_job_fn(store_conn *tx, void *arg, yz_err *e)
 		return yz_fail(e, YZ_ENOTFOUND, "no user %lld", (long long)j->id);
 	if (outside)
 		return yz_fail(e, YZ_EFORBIDDEN,
-			       "the user holds roles outside your scope; only someone whose scope "
-			       "covers them can change this user's roles");
+		               "the user holds roles outside your scope; only someone whose scope "
+		               "covers them can change this user's roles");
 	st = store_exec(tx, "DELETE FROM iam_user_role WHERE user_id = ?", a, 1, e);
 	if (st == YZ_OK)
 		st = iam_user_roles_tx(tx, j->who, j->id, j->roles, &j->who->scope, e);
@@ -518,17 +522,19 @@ static yz_status roles_job_fn(store_conn *tx, void *arg, yz_err *e)
 	json_t *change = json_pack("{s:O}", "roles", j->roles);
 	char path[IAM_PATH_MAX] = "";
 	store_rows *pr;
-	st = store_query(tx,
-			 "SELECT COALESCE(o.path, '') FROM iam_user u LEFT JOIN iam_org o ON o.id = "
-			 "u.org_id WHERE u.id = ?",
-			 a, 1, &pr, e);
+	st =
+	    store_query(tx,
+	                "SELECT COALESCE(o.path, '') FROM iam_user u LEFT JOIN iam_org o ON o.id = "
+	                "u.org_id WHERE u.id = ?",
+	                a, 1, &pr, e);
 	if (st == YZ_OK) {
 		if (store_next(pr))
 			yz_strlcpy(path, store_col_text(pr, 0), sizeof path);
 		st = store_rows_close(pr, e);
 	}
 	if (st == YZ_OK)
-		st = audit_append(tx, j->who, "iam.user.roles", obj, path[0] ? path : NULL, change, e);
+		st = audit_append(tx, j->who, "iam.user.roles", obj, path[0] ? path : NULL, change,
+		                  e);
 	json_decref(change);
 	return st;
 }
@@ -601,10 +607,11 @@ yz_status iam_user_get(store_conn *c, const yz_scope *scope, int64_t id, json_t 
 	*out = NULL;
 	store_rows *r;
 	store_val a[] = {sv_int(id)};
-	yz_status st = store_query(c,
-				   "SELECT " USER_COLS " FROM iam_user u LEFT JOIN iam_org o ON o.id "
-				   "= u.org_id WHERE u.id = ?",
-				   a, 1, &r, e);
+	yz_status st =
+	    store_query(c,
+	                "SELECT " USER_COLS " FROM iam_user u LEFT JOIN iam_org o ON o.id "
+	                "= u.org_id WHERE u.id = ?",
+	                a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	json_t *o = NULL;
@@ -619,11 +626,12 @@ yz_status iam_user_get(store_conn *c, const yz_scope *scope, int64_t id, json_t 
 	}
 	/* role assignments */
 	json_t *roles = json_array();
-	st = store_query(c,
-			 "SELECT r.code, r.name, ur.scope_org_id, so.name, so.code FROM iam_user_role "
-			 "ur JOIN iam_role r ON r.id = ur.role_id JOIN iam_org so ON so.id = "
-			 "ur.scope_org_id WHERE ur.user_id = ? ORDER BY r.code, ur.scope_org_id",
-			 a, 1, &r, e);
+	st = store_query(
+	    c,
+	    "SELECT r.code, r.name, ur.scope_org_id, so.name, so.code FROM iam_user_role "
+	    "ur JOIN iam_role r ON r.id = ur.role_id JOIN iam_org so ON so.id = "
+	    "ur.scope_org_id WHERE ur.user_id = ? ORDER BY r.code, ur.scope_org_id",
+	    a, 1, &r, e);
 	if (st == YZ_OK) {
 		while (store_next(r)) {
 			json_t *x = json_object();
@@ -646,7 +654,7 @@ yz_status iam_user_get(store_conn *c, const yz_scope *scope, int64_t id, json_t 
 }
 
 yz_status iam_user_list(store_conn *c, const yz_scope *scope, const iam_user_filter *f,
-			json_t **out, yz_err *e)
+                        json_t **out, yz_err *e)
 {
 	*out = NULL;
 	int limit = f && f->limit > 0 ? (f->limit > 200 ? 200 : f->limit) : 50;
@@ -660,10 +668,11 @@ yz_status iam_user_list(store_conn *c, const yz_scope *scope, const iam_user_fil
 	 * scan, so the SQL stays the same on both engines; lists are paged by id. */
 	store_rows *r;
 	store_val a[] = {sv_int(f ? f->after : 0)};
-	yz_status st = store_query(c,
-				   "SELECT " USER_COLS " FROM iam_user u LEFT JOIN iam_org o ON o.id "
-				   "= u.org_id WHERE u.id > ? ORDER BY u.id",
-				   a, 1, &r, e);
+	yz_status st =
+	    store_query(c,
+	                "SELECT " USER_COLS " FROM iam_user u LEFT JOIN iam_org o ON o.id "
+	                "= u.org_id WHERE u.id > ? ORDER BY u.id",
+	                a, 1, &r, e);
 	if (st != YZ_OK)
 		return st;
 	json_t *items = json_array();
@@ -673,7 +682,8 @@ yz_status iam_user_list(store_conn *c, const yz_scope *scope, const iam_user_fil
 	while (store_next(r)) {
 		if (!user_in_scope(scope, r))
 			continue;
-		if (sub[0] && (store_col_null(r, 4) || strncmp(store_col_text(r, 6), sub, strlen(sub))))
+		if (sub[0] &&
+		    (store_col_null(r, 4) || strncmp(store_col_text(r, 6), sub, strlen(sub))))
 			continue;
 		if (f && f->kind && *f->kind && strcmp(store_col_text(r, 3), f->kind))
 			continue;

@@ -25,7 +25,7 @@ static yz_status page(http_req *r, int status, const char *tmpl, json_t *data, y
 
 /* A form page again, with what the user typed and what is wrong. */
 static yz_status form_again(http_req *r, const char *tmpl, json_t *data, json_t *values,
-			    const yz_err *err, yz_err *e)
+                            const yz_err *err, yz_err *e)
 {
 	json_object_set_new(data, "values", values ? values : json_object());
 	json_object_set_new(data, "error", http_error_data(r, err));
@@ -52,8 +52,8 @@ static yz_status login_get(http_req *r, yz_err *e)
 		return YZ_OK;
 	}
 	json_t *d = json_object();
-	json_object_set_new(d, "values", json_pack("{s:s}", "next",
-						   safe_next(http_query(r, "next"))));
+	json_object_set_new(d, "values",
+	                    json_pack("{s:s}", "next", safe_next(http_query(r, "next"))));
 	return page(r, 200, "pages/login", d, e);
 }
 
@@ -68,7 +68,7 @@ static yz_status login_post(http_req *r, yz_err *e)
 	iam_login_result res;
 	yz_err le = {0};
 	st = iam_login(app_of(r)->db, &app_of(r)->policy, http_actor(r), login ? login : "",
-		       pw ? pw : "", http_header(r, "User-Agent"), &res, &le);
+	               pw ? pw : "", http_header(r, "User-Agent"), &res, &le);
 	if (st == YZ_OK) {
 		if (http_set_cookie(r, "yz_sid", res.token, -1, true) != YZ_OK)
 			return yz_fail(e, YZ_EINTERNAL, "could not set the session cookie");
@@ -81,9 +81,9 @@ static yz_status login_post(http_req *r, yz_err *e)
 	}
 	/* wrong credentials and lockouts point at the password field */
 	if (!le.nfield) {
-		const char *rule = st == YZ_ELOCKED	 ? "locked"
-				   : st == YZ_EFORBIDDEN ? "disabled"
-							 : "credentials";
+		const char *rule = st == YZ_ELOCKED      ? "locked"
+		                   : st == YZ_EFORBIDDEN ? "disabled"
+		                                         : "credentials";
 		char msg[sizeof le.msg];
 		yz_strlcpy(msg, le.msg, sizeof msg);
 		yz_field(&le, "password", rule, msg, NULL);
@@ -123,7 +123,7 @@ static yz_status password_post(http_req *r, yz_err *e)
 		return st;
 	yz_err fe = {0};
 	const char *cur = form_get(f, "current"), *next = form_get(f, "password"),
-		   *again = form_get(f, "password_again");
+	           *again = form_get(f, "password_again");
 	if (!cur || !*cur)
 		yz_field(&fe, "current", "required", NULL, NULL);
 	if (!next || !*next)
@@ -132,7 +132,7 @@ static yz_status password_post(http_req *r, yz_err *e)
 		yz_field(&fe, "password_again", "same", NULL, NULL);
 	if (!fe.nfield)
 		st = iam_user_change_password(app_of(r)->db, &app_of(r)->policy, http_actor(r), cur,
-					      next, &fe);
+		                              next, &fe);
 	else
 		st = YZ_EINVAL;
 	if (st == YZ_OK) {
@@ -155,8 +155,7 @@ static json_t *org_options(http_req *r, int64_t selected)
 		return json_array();
 	size_t i;
 	json_t *o;
-	json_array_foreach(list, i, o)
-	{
+	json_array_foreach (list, i, o) {
 		int depth = (int)jx_int(o, "depth", 0);
 		char indent[64] = "";
 		for (int k = 0; k < depth && k < 10; k++)
@@ -171,7 +170,7 @@ static json_t *kind_options(const char *selected)
 {
 	json_t *a = json_array();
 	static const char *kinds[] = {"civil_servant", "leader", "operator", "citizen",
-				      "enterprise"};
+	                              "enterprise"};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		json_t *o = json_object();
 		jx_set_str(o, "value", kinds[i]);
@@ -227,8 +226,7 @@ static yz_status users_page(http_req *r, yz_err *e)
 		return st;
 	size_t i;
 	json_t *u;
-	json_array_foreach(json_object_get(list, "items"), i, u)
-	{
+	json_array_foreach (json_object_get(list, "items"), i, u) {
 		char key[48];
 		snprintf(key, sizeof key, "kind.%s", jx_str(u, "kind", ""));
 		jx_set_str(u, "kind_label", key);
@@ -265,7 +263,8 @@ static yz_status user_new_post(http_req *r, yz_err *e)
 	if (!again || strcmp(again, jx_str(in, "password", "")) != 0)
 		st = yz_field(&fe, "password_again", "same", NULL, NULL);
 	else
-		st = iam_user_create(app_of(r)->db, &app_of(r)->policy, http_actor(r), in, &id, &fe);
+		st =
+		    iam_user_create(app_of(r)->db, &app_of(r)->policy, http_actor(r), in, &id, &fe);
 	if (st == YZ_OK) {
 		json_decref(in);
 		http_flash(r, "flash.user_created");
@@ -285,7 +284,8 @@ static json_t *role_options(http_req *r)
 {
 	store_conn *c;
 	json_t *list = NULL;
-	if (store_reader(app_of(r)->db, &c, NULL) != YZ_OK || iam_role_list(c, &list, NULL) != YZ_OK)
+	if (store_reader(app_of(r)->db, &c, NULL) != YZ_OK ||
+	    iam_role_list(c, &list, NULL) != YZ_OK)
 		return json_array();
 	return list;
 }
@@ -332,7 +332,7 @@ static yz_status user_get(http_req *r, yz_err *e)
 }
 
 static yz_status after_change(http_req *r, int64_t id, const char *flash, yz_status st,
-			      const char *which, json_t *values, yz_err *fe, yz_err *e)
+                              const char *which, json_t *values, yz_err *fe, yz_err *e)
 {
 	if (st == YZ_OK) {
 		json_decref(values);
@@ -392,7 +392,7 @@ static yz_status user_password_post(http_req *r, yz_err *e)
 		st = yz_field(&fe, "password_again", "same", NULL, NULL);
 	else
 		st = iam_user_set_password(app_of(r)->db, &app_of(r)->policy, http_actor(r), id, pw,
-					   &fe);
+		                           &fe);
 	return after_change(r, id, "flash.password_set", st, "password", NULL, &fe, e);
 }
 
@@ -427,14 +427,15 @@ static yz_status user_roles_post(http_req *r, yz_err *e)
 		int64_t scope;
 		if (!role.n || slice_to_i64(rest, &scope) != YZ_OK)
 			continue;
-		json_array_append_new(roles, json_pack("{s:s%, s:I}", "role", role.p, role.n, "scope",
-						       (json_int_t)scope));
+		json_array_append_new(roles, json_pack("{s:s%, s:I}", "role", role.p, role.n,
+		                                       "scope", (json_int_t)scope));
 	}
 	const char *add_role = form_get(f, "add_role"), *add_scope = form_get(f, "add_scope");
 	int64_t scope;
-	if (add_role && *add_role && add_scope && slice_to_i64(slice_of(add_scope), &scope) == YZ_OK)
-		json_array_append_new(roles, json_pack("{s:s, s:I}", "role", add_role, "scope",
-						       (json_int_t)scope));
+	if (add_role && *add_role && add_scope &&
+	    slice_to_i64(slice_of(add_scope), &scope) == YZ_OK)
+		json_array_append_new(
+		    roles, json_pack("{s:s, s:I}", "role", add_role, "scope", (json_int_t)scope));
 	yz_err fe = {0};
 	st = iam_user_set_roles(app_of(r)->db, http_actor(r), id, roles, &fe);
 	json_decref(roles);
@@ -448,12 +449,12 @@ static json_t *perm_options(json_t *checked)
 	json_t *all = iam_perms_json();
 	size_t i, k;
 	json_t *p, *c;
-	json_array_foreach(all, i, p)
-	{
+	json_array_foreach (all, i, p) {
 		bool on = false;
-		json_array_foreach(checked, k, c) if (json_is_string(c) &&
-						      !strcmp(json_string_value(c),
-							      jx_str(p, "name", ""))) on = true;
+		json_array_foreach (checked, k, c)
+			if (json_is_string(c) &&
+			    !strcmp(json_string_value(c), jx_str(p, "name", "")))
+				on = true;
 		jx_set_bool(p, "checked", on);
 	}
 	return all;
@@ -575,14 +576,13 @@ static yz_status orgs_page(http_req *r, yz_err *e)
 	json_t *list;
 	yz_status st = store_reader(app_of(r)->db, &c, e);
 	if (st == YZ_OK)
-		st = iam_org_list(c, &http_actor(r)->scope, http_query(r, "kind"), http_query(r, "q"),
-				  &list, e);
+		st = iam_org_list(c, &http_actor(r)->scope, http_query(r, "kind"),
+		                  http_query(r, "q"), &list, e);
 	if (st != YZ_OK)
 		return st;
 	size_t i;
 	json_t *o;
-	json_array_foreach(list, i, o)
-	{
+	json_array_foreach (list, i, o) {
 		char key[48];
 		snprintf(key, sizeof key, "orgkind.%s", jx_str(o, "kind", ""));
 		jx_set_str(o, "kind_label", key);
@@ -601,9 +601,9 @@ static json_t *org_kind_options(const char *selected)
 	for (int i = 0; iam_org_kinds[i]; i++) {
 		char key[48];
 		snprintf(key, sizeof key, "orgkind.%s", iam_org_kinds[i]);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "value", iam_org_kinds[i],
-						   "label", key, "selected",
-						   selected && !strcmp(selected, iam_org_kinds[i])));
+		json_array_append_new(
+		    a, json_pack("{s:s, s:s, s:b}", "value", iam_org_kinds[i], "label", key,
+		                 "selected", selected && !strcmp(selected, iam_org_kinds[i])));
 	}
 	return a;
 }
@@ -616,7 +616,8 @@ static json_t *org_input(const form *f, bool create)
 		const char *v = form_get(f, keys[i]);
 		if (!v || (!create && (!strcmp(keys[i], "code") || !strcmp(keys[i], "kind"))))
 			continue;
-		if (create && !*v && (!strcmp(keys[i], "division_code") || !strcmp(keys[i], "uscc")))
+		if (create && !*v &&
+		    (!strcmp(keys[i], "division_code") || !strcmp(keys[i], "uscc")))
 			continue;
 		jx_set_str(in, keys[i], v);
 	}
@@ -624,13 +625,13 @@ static json_t *org_input(const form *f, bool create)
 	const char *p = form_get(f, "parent_id");
 	if (create && p && *p)
 		json_object_set_new(in, "parent_id",
-				    slice_to_i64(slice_of(p), &n) == YZ_OK ? json_integer(n)
-									   : json_string(p));
+		                    slice_to_i64(slice_of(p), &n) == YZ_OK ? json_integer(n)
+		                                                           : json_string(p));
 	const char *s = form_get(f, "sort");
 	if (s && *s)
 		json_object_set_new(in, "sort",
-				    slice_to_i64(slice_of(s), &n) == YZ_OK ? json_integer(n)
-									   : json_string(s));
+		                    slice_to_i64(slice_of(s), &n) == YZ_OK ? json_integer(n)
+		                                                           : json_string(s));
 	return in;
 }
 
@@ -722,50 +723,50 @@ static yz_status org_post(http_req *r, yz_err *e)
 }
 
 static const http_route page_routes[] = {
-	{HTTP_GET, "/login", login_get, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 0, "Sign-in page"},
-	{HTTP_POST, "/login", login_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 8192, "Sign in"},
-	{HTTP_POST, "/logout", logout_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096, "Sign out"},
-	{HTTP_GET, "/account/password", password_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
-	 "Change one's password"},
-	{HTTP_POST, "/account/password", password_post, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 8192,
-	 "Change one's password"},
-	{HTTP_GET, "/admin/users", users_page, "iam.user.read", HTTP_SCOPE_ORG, 0, 0, "Users"},
-	{HTTP_GET, "/admin/users/new", user_new_get, "iam.user.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "New user"},
-	{HTTP_POST, "/admin/users/new", user_new_post, "iam.user.manage", HTTP_SCOPE_ORG, 0, 16384,
-	 "Create a user"},
-	{HTTP_GET, "/admin/users/{id}", user_get, "iam.user.read", HTTP_SCOPE_ORG, 0, 0, "A user"},
-	{HTTP_POST, "/admin/users/{id}", user_post, "iam.user.manage", HTTP_SCOPE_ORG, 0, 16384,
-	 "Change a user"},
-	{HTTP_POST, "/admin/users/{id}/password", user_password_post, "iam.user.manage",
-	 HTTP_SCOPE_ORG, 0, 8192, "Set a user's password"},
-	{HTTP_POST, "/admin/users/{id}/unlock", user_unlock_post, "iam.user.manage", HTTP_SCOPE_ORG,
-	 0, 4096, "Unlock a user"},
-	{HTTP_POST, "/admin/users/{id}/roles", user_roles_post, "iam.role.manage", HTTP_SCOPE_ORG, 0,
-	 16384, "Change a user's roles"},
-	{HTTP_GET, "/admin/roles", roles_page, "iam.role.read", HTTP_SCOPE_NONE, 0, 0, "Roles"},
-	{HTTP_GET, "/admin/roles/new", role_new_get, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "New role"},
-	{HTTP_POST, "/admin/roles/new", role_new_post, "iam.role.manage", HTTP_SCOPE_ORG, 0, 16384,
-	 "Create a role"},
-	{HTTP_GET, "/admin/roles/{id}", role_get, "iam.role.read", HTTP_SCOPE_NONE, 0, 0, "A role"},
-	{HTTP_POST, "/admin/roles/{id}", role_post, "iam.role.manage", HTTP_SCOPE_ORG, 0, 16384,
-	 "Change a role"},
-	{HTTP_GET, "/admin/orgs", orgs_page, "iam.org.read", HTTP_SCOPE_ORG, 0, 0, "Organisations"},
-	{HTTP_GET, "/admin/orgs/new", org_new_get, "iam.org.manage", HTTP_SCOPE_ORG, 0, 0,
-	 "New organisation"},
-	{HTTP_POST, "/admin/orgs/new", org_new_post, "iam.org.manage", HTTP_SCOPE_ORG, 0, 16384,
-	 "Create an organisation"},
-	{HTTP_GET, "/admin/orgs/{id}", org_get, "iam.org.read", HTTP_SCOPE_ORG, 0, 0,
-	 "An organisation"},
-	{HTTP_POST, "/admin/orgs/{id}", org_post, "iam.org.manage", HTTP_SCOPE_ORG, 0, 16384,
-	 "Change an organisation"},
+    {HTTP_GET, "/login", login_get, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 0, "Sign-in page"},
+    {HTTP_POST, "/login", login_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 8192, "Sign in"},
+    {HTTP_POST, "/logout", logout_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096, "Sign out"},
+    {HTTP_GET, "/account/password", password_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "Change one's password"},
+    {HTTP_POST, "/account/password", password_post, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 8192,
+     "Change one's password"},
+    {HTTP_GET, "/admin/users", users_page, "iam.user.read", HTTP_SCOPE_ORG, 0, 0, "Users"},
+    {HTTP_GET, "/admin/users/new", user_new_get, "iam.user.manage", HTTP_SCOPE_ORG, 0, 0,
+     "New user"},
+    {HTTP_POST, "/admin/users/new", user_new_post, "iam.user.manage", HTTP_SCOPE_ORG, 0, 16384,
+     "Create a user"},
+    {HTTP_GET, "/admin/users/{id}", user_get, "iam.user.read", HTTP_SCOPE_ORG, 0, 0, "A user"},
+    {HTTP_POST, "/admin/users/{id}", user_post, "iam.user.manage", HTTP_SCOPE_ORG, 0, 16384,
+     "Change a user"},
+    {HTTP_POST, "/admin/users/{id}/password", user_password_post, "iam.user.manage", HTTP_SCOPE_ORG,
+     0, 8192, "Set a user's password"},
+    {HTTP_POST, "/admin/users/{id}/unlock", user_unlock_post, "iam.user.manage", HTTP_SCOPE_ORG, 0,
+     4096, "Unlock a user"},
+    {HTTP_POST, "/admin/users/{id}/roles", user_roles_post, "iam.role.manage", HTTP_SCOPE_ORG, 0,
+     16384, "Change a user's roles"},
+    {HTTP_GET, "/admin/roles", roles_page, "iam.role.read", HTTP_SCOPE_NONE, 0, 0, "Roles"},
+    {HTTP_GET, "/admin/roles/new", role_new_get, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
+     "New role"},
+    {HTTP_POST, "/admin/roles/new", role_new_post, "iam.role.manage", HTTP_SCOPE_ORG, 0, 16384,
+     "Create a role"},
+    {HTTP_GET, "/admin/roles/{id}", role_get, "iam.role.read", HTTP_SCOPE_NONE, 0, 0, "A role"},
+    {HTTP_POST, "/admin/roles/{id}", role_post, "iam.role.manage", HTTP_SCOPE_ORG, 0, 16384,
+     "Change a role"},
+    {HTTP_GET, "/admin/orgs", orgs_page, "iam.org.read", HTTP_SCOPE_ORG, 0, 0, "Organisations"},
+    {HTTP_GET, "/admin/orgs/new", org_new_get, "iam.org.manage", HTTP_SCOPE_ORG, 0, 0,
+     "New organisation"},
+    {HTTP_POST, "/admin/orgs/new", org_new_post, "iam.org.manage", HTTP_SCOPE_ORG, 0, 16384,
+     "Create an organisation"},
+    {HTTP_GET, "/admin/orgs/{id}", org_get, "iam.org.read", HTTP_SCOPE_ORG, 0, 0,
+     "An organisation"},
+    {HTTP_POST, "/admin/orgs/{id}", org_post, "iam.org.manage", HTTP_SCOPE_ORG, 0, 16384,
+     "Change an organisation"},
 };
 
 static const http_nav nav[] = {
-	{"admin", "nav.users", "/admin/users", "iam.user.read"},
-	{"admin", "nav.roles", "/admin/roles", "iam.role.read"},
-	{"admin", "nav.orgs", "/admin/orgs", "iam.org.read"},
+    {"admin", "nav.users", "/admin/users", "iam.user.read"},
+    {"admin", "nav.roles", "/admin/roles", "iam.role.read"},
+    {"admin", "nav.orgs", "/admin/orgs", "iam.org.read"},
 };
 
 yz_status iam_api_routes(yz_app *app, yz_err *e);
@@ -775,7 +776,7 @@ yz_status iam_routes(yz_app *app, yz_err *e)
 	yz_status st = iam_api_routes(app, e);
 	if (st == YZ_OK)
 		st = http_routes_add(app->http, page_routes,
-				     (int)(sizeof page_routes / sizeof page_routes[0]), e);
+		                     (int)(sizeof page_routes / sizeof page_routes[0]), e);
 	if (st == YZ_OK)
 		http_add_nav(app->http, nav, (int)(sizeof nav / sizeof nav[0]));
 	return st;

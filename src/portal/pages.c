@@ -66,23 +66,24 @@ static yz_status pref_lang(http_req *r, yz_err *e)
 }
 
 static const http_route routes[] = {
-	{HTTP_GET, "/", home, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 0, "The portal's home page"},
-	{HTTP_GET, "/workbench", workbench, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
-	 "The workbench of civil servants"},
-	{HTTP_POST, "/prefs/elder", pref_elder, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
-	 "Turn the age-friendly mode on or off"},
-	{HTTP_POST, "/prefs/lang", pref_lang, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
-	 "Choose the page language"},
+    {HTTP_GET, "/", home, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 0, "The portal's home page"},
+    {HTTP_GET, "/workbench", workbench, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "The workbench of civil servants"},
+    {HTTP_POST, "/prefs/elder", pref_elder, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
+     "Turn the age-friendly mode on or off"},
+    {HTTP_POST, "/prefs/lang", pref_lang, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
+     "Choose the page language"},
 };
 
 static const http_nav nav[] = {
-	{"workbench", "nav.workbench", "/workbench", HTTP_SIGNED_IN},
-	{"workbench", "nav.password", "/account/password", HTTP_SIGNED_IN},
+    {"workbench", "nav.workbench", "/workbench", HTTP_SIGNED_IN},
+    {"workbench", "nav.password", "/account/password", HTTP_SIGNED_IN},
 };
 
 yz_status portal_routes(yz_app *app, yz_err *e)
 {
-	yz_status st = http_routes_add(app->http, routes, (int)(sizeof routes / sizeof routes[0]), e);
+	yz_status st =
+	    http_routes_add(app->http, routes, (int)(sizeof routes / sizeof routes[0]), e);
 	if (st == YZ_OK)
 		http_add_nav(app->http, nav, (int)(sizeof nav / sizeof nav[0]));
 	return st;

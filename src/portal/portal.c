@@ -9,12 +9,12 @@
 #include "core/jx.h"
 
 const store_migration portal_migrations[] = {
-	{1, "CREATE TABLE portal_setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)"},
+    {1, "CREATE TABLE portal_setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)"},
 };
 const int portal_nmigrations = 1;
 
-static const char *const keys[] = {"city_name", "city_name_en", "portal_title", "division_code",
-				   "pack", NULL};
+static const char *const keys[] = {"city_name",     "city_name_en", "portal_title",
+                                   "division_code", "pack",         NULL};
 
 yz_status portal_settings(store *s, json_t **out, yz_err *e)
 {
@@ -54,14 +54,16 @@ static yz_status set_fn(store_conn *tx, void *arg, yz_err *e)
 		if (!v)
 			continue;
 		store_val a[] = {sv_text(keys[i]), sv_text(v)};
-		st = store_exec(tx,
-				"INSERT INTO portal_setting (key, value) VALUES (?, ?) ON CONFLICT (key) "
-				"DO UPDATE SET value = excluded.value",
-				a, 2, e);
+		st = store_exec(
+		    tx,
+		    "INSERT INTO portal_setting (key, value) VALUES (?, ?) ON CONFLICT (key) "
+		    "DO UPDATE SET value = excluded.value",
+		    a, 2, e);
 		jx_set_str(changed, keys[i], v);
 	}
 	if (st == YZ_OK)
-		st = audit_append(tx, j->who, "portal.settings", "portal:settings", NULL, changed, e);
+		st = audit_append(tx, j->who, "portal.settings", "portal:settings", NULL, changed,
+		                  e);
 	json_decref(changed);
 	return st;
 }
