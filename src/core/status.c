@@ -71,12 +71,14 @@ yz_status yz_fail(yz_err *e, yz_status code, const char *fmt, ...)
 	if (!e)
 		return code;
 	e->code = code;
+	/* format with room to spare, so that the cut below sees the real byte
+	 * after the limit and never splits a UTF-8 character */
+	char tmp[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
-	if (n >= (int)sizeof e->msg)
-		e->msg[utf8_cut(e->msg, sizeof e->msg - 1)] = '\0';
+	yz_strlcpy(e->msg, tmp, sizeof e->msg);
 	return code;
 }
 

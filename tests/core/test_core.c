@@ -48,6 +48,13 @@ static void err_fields(void **state)
 	assert_int_equal(yz_fail(&e, YZ_ENOTFOUND, "no user %d", 7), YZ_ENOTFOUND);
 	assert_string_equal(e.msg, "no user 7");
 	assert_int_equal(yz_fail(NULL, YZ_EIO, "x"), YZ_EIO);
+	/* a long message is cut on a character boundary */
+	char longmsg[400] = "";
+	for (int i = 0; i < 100; i++)
+		memcpy(longmsg + 3 * i, "贵", 3);
+	yz_fail(&e, YZ_EINVAL, "%s", longmsg);
+	assert_true(utf8_valid(e.msg, strlen(e.msg)));
+	assert_int_equal(strlen(e.msg), 255);
 }
 
 static void strlcpy_cuts_on_utf8_boundary(void **state)
