@@ -12,6 +12,8 @@
 #include <ftw.h>
 #include <libpq-fe.h>
 
+#include "core/log.h"
+
 char *tu_tmpdir(void)
 {
 	char tmpl[] = "/tmp/yz-test-XXXXXX";
@@ -124,4 +126,12 @@ void tu_exec_sql(store *s, const char *sql)
 	yz_err e = {0};
 	if (store_write(s, exec_job, (void *)sql, &e) != YZ_OK)
 		fail_msg("%s: %s", sql, e.msg);
+}
+
+/* Tests log at the level YIZHAN_LOG_LEVEL names (meson sets warn). */
+__attribute__((constructor)) static void tu_log_level(void)
+{
+	const char *l = getenv("YIZHAN_LOG_LEVEL");
+	if (l)
+		log_set_level_name(l);
 }

@@ -146,6 +146,9 @@ void http_server_stop(http_server *s);
 const tmpl_set *http_templates(const http_server *s);
 /* Route table as JSON [{method, pattern, perm, scope, summary}] for OpenAPI. */
 json_t *http_route_table(const http_server *s);
+/* The OpenAPI 3.1 document of the API routes (also served at
+ * /api/v1/openapi.json). New reference. */
+json_t *http_openapi(const http_server *s, const char *title);
 /* Text of /metrics, appended to out; extra is called to add module metrics. */
 typedef void (*http_metrics_fn)(void *ctx, buf *out);
 void http_set_metrics_extra(http_server *s, http_metrics_fn fn, void *ctx);

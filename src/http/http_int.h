@@ -182,6 +182,9 @@ yz_status http_static_handler(http_req *r, yz_err *e);
 void http_metrics_record(http_server *s, route *rt, int status, uint64_t dur_ns);
 yz_status http_metrics_handler(http_req *r, yz_err *e);
 
+/* openapi.c */
+yz_status http_openapi_handler(http_req *r, yz_err *e);
+
 /* server.c */
 yz_status http_dispatch_guarded(http_req *r);
 

@@ -70,6 +70,8 @@ static const http_route builtin_routes[] = {
      "Readiness: the database answers"},
     {HTTP_GET, "/metrics", http_metrics_handler, HTTP_PUBLIC, HTTP_SCOPE_NONE,
      HTTP_INLINE | HTTP_API, 0, "Prometheus metrics"},
+    {HTTP_GET, "/api/v1/openapi.json", http_openapi_handler, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_API,
+     0, "This document: the OpenAPI 3.1 description of the API"},
     {HTTP_GET, "/static/{path...}", http_static_handler, HTTP_PUBLIC, HTTP_SCOPE_NONE,
      HTTP_INLINE | HTTP_PAGE, 0, "Static files"},
 };
