@@ -117,6 +117,33 @@ static int die(const yz_err *e, const char *what)
 	return 2;
 }
 
+/* A relative web or packs directory that is not found from the working
+ * directory is looked for beside the program: <exe dir>/.. (the source tree
+ * when run as build/yizhan) and <exe dir>/../share/yizhan (installed). */
+static void resolve_asset_dir(char *dir, size_t cap)
+{
+	if (dir[0] == '/' || access(dir, R_OK) == 0)
+		return;
+	char exe[CONF_PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	const char *bases[] = {"..", "../share/yizhan"};
+	for (size_t i = 0; i < 2; i++) {
+		char cand[CONF_PATH_MAX * 2 + 32];
+		snprintf(cand, sizeof cand, "%s/%s/%s", exe, bases[i], dir);
+		if (access(cand, R_OK) == 0 && strlen(cand) < cap) {
+			yz_strlcpy(dir, cand, cap);
+			return;
+		}
+	}
+}
+
 /* defaults → <data>/yizhan.conf → YIZHAN_* → flags */
 static yz_status configure(yz_app *app, int *argc, char **argv, yz_err *e)
 {
@@ -146,6 +173,8 @@ static yz_status configure(yz_app *app, int *argc, char **argv, yz_err *e)
 	if (st != YZ_OK)
 		return st;
 	log_set_level_name(app->cfg.log_level);
+	resolve_asset_dir(app->cfg.web, sizeof app->cfg.web);
+	resolve_asset_dir(app->cfg.packs, sizeof app->cfg.packs);
 	app->policy = (iam_policy){
 	    .pbkdf2_iterations = app->cfg.pbkdf2_iterations,
 	    .lockout_failures = app->cfg.lockout_failures,

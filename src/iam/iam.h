@@ -104,6 +104,9 @@ extern const char *const iam_org_kinds[]; /* NULL-terminated */
 /* in: {login, name, kind, org_id?, password, phone?, email?}. */
 YZ_MUST_USE yz_status iam_user_create(store *s, const iam_policy *p, const yz_actor *who,
 				      json_t *in, int64_t *id, yz_err *e);
+/* The field checks of iam_user_create alone, without writing (forms that add
+ * checks of their own report everything at once). */
+YZ_MUST_USE yz_status iam_user_validate(json_t *in, yz_err *e);
 /* in: any of {name, kind, org_id, phone, email, status ("active"|"disabled")};
  * version must match the stored version (optimistic concurrency; 0 skips). */
 YZ_MUST_USE yz_status iam_user_update(store *s, const yz_actor *who, int64_t id, int64_t version,

@@ -160,6 +160,11 @@ yz_status iam_user_validate_create(json_t *in, yz_err *e)
 	return st;
 }
 
+yz_status iam_user_validate(json_t *in, yz_err *e)
+{
+	return iam_user_validate_create(in, e);
+}
+
 yz_status iam_user_create(store *s, const iam_policy *p, const yz_actor *who, json_t *in,
                           int64_t *id, yz_err *e)
 {

@@ -259,12 +259,14 @@ static yz_status user_new_post(http_req *r, yz_err *e)
 	json_t *in = user_input(f, true);
 	yz_err fe = {0};
 	int64_t id = 0;
+	/* every fault at once: the field rules, then the repeated password */
 	const char *again = form_get(f, "password_again");
+	yz_status vs = iam_user_validate(in, &fe);
 	if (!again || strcmp(again, jx_str(in, "password", "")) != 0)
-		st = yz_field(&fe, "password_again", "same", NULL, NULL);
-	else
-		st =
-		    iam_user_create(app_of(r)->db, &app_of(r)->policy, http_actor(r), in, &id, &fe);
+		vs = yz_field(&fe, "password_again", "same", NULL, NULL);
+	st = vs != YZ_OK
+	         ? vs
+	         : iam_user_create(app_of(r)->db, &app_of(r)->policy, http_actor(r), in, &id, &fe);
 	if (st == YZ_OK) {
 		json_decref(in);
 		http_flash(r, "flash.user_created");
