@@ -59,8 +59,8 @@ void audit_unload_signer(void);
 /* Append one record inside a write job. change (may be NULL) is a JSON
  * object describing what changed; it must not hold secrets. Not stolen. */
 YZ_MUST_USE yz_status audit_append(store_conn *tx, const yz_actor *who, const char *action,
-				   const char *object, const char *org_path, json_t *change,
-				   yz_err *e);
+                                   const char *object, const char *org_path, json_t *change,
+                                   yz_err *e);
 
 /* Sign the current head if it moved since the last checkpoint. */
 YZ_MUST_USE yz_status audit_checkpoint(store *s, yz_err *e);
@@ -69,8 +69,8 @@ typedef struct audit_report {
 	bool ok;
 	int64_t records;
 	int64_t checkpoints;
-	int64_t first_bad;  /* sequence number of the first bad record, 0 if none */
-	char reason[256];   /* what is wrong with it */
+	int64_t first_bad; /* sequence number of the first bad record, 0 if none */
+	char reason[256];  /* what is wrong with it */
 } audit_report;
 
 /* Recompute the chain from the start. Returns YZ_OK when the check ran (the
@@ -89,8 +89,8 @@ typedef struct audit_filter {
  * path are visible only to an unrestricted scope). *out gets {"items": [...],
  * "next": cursor or null}. */
 YZ_MUST_USE yz_status audit_list(store_conn *c, const yz_scope *scope, const audit_filter *f,
-				 json_t **out, yz_err *e);
+                                 json_t **out, yz_err *e);
 YZ_MUST_USE yz_status audit_get(store_conn *c, const yz_scope *scope, int64_t seq, json_t **out,
-				yz_err *e);
+                                yz_err *e);
 
 #endif

@@ -18,8 +18,8 @@
 typedef struct yz_scope {
 	bool all;
 	int n;
-	const int64_t *orgs;       /* subtree roots; borrowed, live as long as the request */
-	const char *const *paths;  /* their materialised paths ("/1/4/"), same order */
+	const int64_t *orgs;      /* subtree roots; borrowed, live as long as the request */
+	const char *const *paths; /* their materialised paths ("/1/4/"), same order */
 } yz_scope;
 
 typedef struct yz_actor {
@@ -30,7 +30,7 @@ typedef struct yz_actor {
 	char name[64];
 	char request_id[48];
 	char ip[48];
-	yz_scope scope;  /* for the permission of the current route */
+	yz_scope scope; /* for the permission of the current route */
 } yz_actor;
 
 /* An actor for the CLI or a background job: login "system:<what>", scope all. */

@@ -28,11 +28,11 @@
 #include "core/buf.h"
 #include "core/status.h"
 
-#define CRYPTO_SM3_LEN 32
-#define CRYPTO_SHA256_LEN 32
-#define CRYPTO_SM4_KEY_LEN 16
-#define CRYPTO_SM4_BLOCK 16
-#define CRYPTO_SM2_DEFAULT_ID "1234567812345678"
+#define CRYPTO_SM3_LEN            32
+#define CRYPTO_SHA256_LEN         32
+#define CRYPTO_SM4_KEY_LEN        16
+#define CRYPTO_SM4_BLOCK          16
+#define CRYPTO_SM2_DEFAULT_ID     "1234567812345678"
 #define CRYPTO_SM2_DEFAULT_ID_LEN 16
 
 /* ---- randomness ---- */
@@ -54,16 +54,16 @@ void crypto_sm3_final(crypto_sm3_ctx *c, unsigned char out[CRYPTO_SM3_LEN]); /* 
 void crypto_sm3_free(crypto_sm3_ctx *c);
 
 void crypto_hmac_sm3(const void *key, size_t klen, const void *data, size_t n,
-		     unsigned char out[CRYPTO_SM3_LEN]);
+                     unsigned char out[CRYPTO_SM3_LEN]);
 void crypto_hmac_sha256(const void *key, size_t klen, const void *data, size_t n,
-			unsigned char out[CRYPTO_SHA256_LEN]);
+                        unsigned char out[CRYPTO_SHA256_LEN]);
 /* Constant-time comparison. */
 bool crypto_equal(const void *a, const void *b, size_t n);
 
 /* ---- passwords: PBKDF2-HMAC-SM3 ---- */
 YZ_MUST_USE yz_status crypto_pbkdf2_sm3(const char *pw, size_t pwlen, const unsigned char *salt,
-					size_t saltlen, int iterations, unsigned char *out,
-					size_t outlen);
+                                        size_t saltlen, int iterations, unsigned char *out,
+                                        size_t outlen);
 /* Stored form: "pbkdf2-sm3$<iterations>$<salt base64>$<hash base64>" with a
  * 16-byte random salt and a 32-byte hash. cap >= 128. */
 YZ_MUST_USE yz_status crypto_password_hash(const char *pw, int iterations, char *out, size_t cap);
@@ -71,28 +71,30 @@ YZ_MUST_USE yz_status crypto_password_hash(const char *pw, int iterations, char 
  * is not a hash this function understands. *rehash (may be NULL) is set when
  * the stored iteration count is below `iterations`. Constant-time compare. */
 YZ_MUST_USE yz_status crypto_password_verify(const char *pw, const char *stored, int iterations,
-					     bool *rehash);
+                                             bool *rehash);
 
 /* ---- SM4 ---- */
 /* CBC with PKCS#7 padding; appends to out. */
-YZ_MUST_USE yz_status crypto_sm4_cbc_encrypt(const unsigned char key[16], const unsigned char iv[16],
-					     const void *in, size_t n, buf *out);
-YZ_MUST_USE yz_status crypto_sm4_cbc_decrypt(const unsigned char key[16], const unsigned char iv[16],
-					     const void *in, size_t n, buf *out);
+YZ_MUST_USE yz_status crypto_sm4_cbc_encrypt(const unsigned char key[16],
+                                             const unsigned char iv[16], const void *in, size_t n,
+                                             buf *out);
+YZ_MUST_USE yz_status crypto_sm4_cbc_decrypt(const unsigned char key[16],
+                                             const unsigned char iv[16], const void *in, size_t n,
+                                             buf *out);
 /* Single-block ECB without padding, for known-answer tests. */
 YZ_MUST_USE yz_status crypto_sm4_ecb_block(const unsigned char key[16], const unsigned char in[16],
-					   unsigned char out[16], bool encrypt);
+                                           unsigned char out[16], bool encrypt);
 /* Authenticated encryption for data at rest: SM4-CTR under key[0..15] with a
  * random 16-byte IV, then HMAC-SM3 under key[16..47] over (aad || iv ||
  * ciphertext). Output appended to out: iv(16) || ciphertext || tag(32).
  * key is 48 bytes. aad may be NULL. */
-#define CRYPTO_SEAL_KEY_LEN 48
+#define CRYPTO_SEAL_KEY_LEN  48
 #define CRYPTO_SEAL_OVERHEAD 48
 YZ_MUST_USE yz_status crypto_seal(const unsigned char key[CRYPTO_SEAL_KEY_LEN], const void *aad,
-				  size_t aadlen, const void *in, size_t n, buf *out);
+                                  size_t aadlen, const void *in, size_t n, buf *out);
 /* Fails with YZ_ECRYPTO when the tag does not match (tampered or wrong key). */
 YZ_MUST_USE yz_status crypto_open(const unsigned char key[CRYPTO_SEAL_KEY_LEN], const void *aad,
-				  size_t aadlen, const void *in, size_t n, buf *out);
+                                  size_t aadlen, const void *in, size_t n, buf *out);
 
 /* ---- asymmetric keys ---- */
 typedef enum crypto_alg {
@@ -113,38 +115,38 @@ bool crypto_key_is_private(const crypto_key *k);
 /* PEM: private keys as PKCS#8, encrypted with SM4-CBC under PBKDF2 when a
  * passphrase is given; public keys as SubjectPublicKeyInfo. */
 YZ_MUST_USE yz_status crypto_key_to_pem(const crypto_key *k, bool private_part,
-					const char *passphrase, buf *out, yz_err *e);
+                                        const char *passphrase, buf *out, yz_err *e);
 /* Loads either form. SM2 keys come back SM2-typed; an EC key on the SM2 curve
  * is converted to SM2 (PEM carries the same OID), never used as ECDSA. */
 YZ_MUST_USE yz_status crypto_key_from_pem(const char *pem, size_t n, const char *passphrase,
-					  crypto_key **out, yz_err *e);
+                                          crypto_key **out, yz_err *e);
 /* SubjectPublicKeyInfo DER of the public part. */
 YZ_MUST_USE yz_status crypto_key_spki_der(const crypto_key *k, buf *out);
 YZ_MUST_USE yz_status crypto_key_from_spki_der(const void *der, size_t n, crypto_key **out,
-					       yz_err *e);
+                                               yz_err *e);
 /* SM3 over the SPKI DER: a stable key identifier. */
 YZ_MUST_USE yz_status crypto_key_id(const crypto_key *k, unsigned char out[CRYPTO_SM3_LEN]);
 
 /* Sign msg. SM2: SM3 with the default ID; P-256: SHA-256; Ed25519: pure. */
 YZ_MUST_USE yz_status crypto_sign(const crypto_key *k, const void *msg, size_t n, buf *sig,
-				  yz_err *e);
-YZ_MUST_USE yz_status crypto_verify(const crypto_key *k, const void *msg, size_t n,
-				    const void *sig, size_t siglen, yz_err *e);
+                                  yz_err *e);
+YZ_MUST_USE yz_status crypto_verify(const crypto_key *k, const void *msg, size_t n, const void *sig,
+                                    size_t siglen, yz_err *e);
 /* SM2 with an explicit distinguishing ID (GB/T 32918 vectors, peers that use
  * another ID). Refuses non-SM2 keys and an empty ID. */
 YZ_MUST_USE yz_status crypto_sm2_sign_id(const crypto_key *k, const void *id, size_t idlen,
-					 const void *msg, size_t n, buf *sig, yz_err *e);
+                                         const void *msg, size_t n, buf *sig, yz_err *e);
 YZ_MUST_USE yz_status crypto_sm2_verify_id(const crypto_key *k, const void *id, size_t idlen,
-					   const void *msg, size_t n, const void *sig,
-					   size_t siglen, yz_err *e);
+                                           const void *msg, size_t n, const void *sig,
+                                           size_t siglen, yz_err *e);
 /* SM2 public key from raw affine coordinates (32-byte big-endian x, y), and
  * private key from d (32 bytes) — for standard test vectors and imports. */
 YZ_MUST_USE yz_status crypto_sm2_key_from_raw(const unsigned char *d, const unsigned char x[32],
-					      const unsigned char y[32], crypto_key **out,
-					      yz_err *e);
+                                              const unsigned char y[32], crypto_key **out,
+                                              yz_err *e);
 /* Z_A = SM3(ENTL || ID || a || b || xG || yG || xA || yA) per GB/T 32918.2. */
 YZ_MUST_USE yz_status crypto_sm2_za(const crypto_key *k, const void *id, size_t idlen,
-				    unsigned char out[CRYPTO_SM3_LEN]);
+                                    unsigned char out[CRYPTO_SM3_LEN]);
 
 /* For modules that must hand a key to OpenSSL's X.509 code (pki only):
  * the underlying EVP_PKEY*, borrowed. Declared as void* so that including

@@ -50,9 +50,9 @@ typedef enum iam_kind {
 	IAM_ENTERPRISE,
 } iam_kind;
 
-const char *iam_kind_name(int kind); /* "operator", "civil_servant", ... or "" */
+const char *iam_kind_name(int kind);  /* "operator", "civil_servant", ... or "" */
 int iam_kind_parse(const char *name); /* 0 when unknown */
-bool iam_kind_is_staff(int kind);    /* operator, civil servant, leader */
+bool iam_kind_is_staff(int kind);     /* operator, civil servant, leader */
 
 /* Policy knobs, from configuration. */
 typedef struct iam_policy {
@@ -83,16 +83,16 @@ json_t *iam_perms_json(void);
  * needs the parent within scope (checked by the caller's route permission
  * iam.org.manage and here against who->scope). */
 YZ_MUST_USE yz_status iam_org_create(store *s, const yz_actor *who, json_t *in, int64_t *id,
-				     yz_err *e);
+                                     yz_err *e);
 /* in: any of {name, division_code, uscc, sort, status}. */
 YZ_MUST_USE yz_status iam_org_update(store *s, const yz_actor *who, int64_t id, json_t *in,
-				     yz_err *e);
+                                     yz_err *e);
 YZ_MUST_USE yz_status iam_org_get(store_conn *c, const yz_scope *scope, int64_t id, json_t **out,
-				  yz_err *e);
+                                  yz_err *e);
 /* Orgs within scope, ordered as a tree (depth-first by sort), each with
  * depth; filter by kind (NULL = all) and text (name contains). */
 YZ_MUST_USE yz_status iam_org_list(store_conn *c, const yz_scope *scope, const char *kind,
-				   const char *q, json_t **out, yz_err *e);
+                                   const char *q, json_t **out, yz_err *e);
 YZ_MUST_USE yz_status iam_org_find_code(store_conn *c, const char *code, int64_t *id, yz_err *e);
 /* The org's materialised path, e.g. "/1/4/". */
 YZ_MUST_USE yz_status iam_org_path(store_conn *c, int64_t id, char *out, size_t cap, yz_err *e);
@@ -103,27 +103,27 @@ extern const char *const iam_org_kinds[]; /* NULL-terminated */
 
 /* in: {login, name, kind, org_id?, password, phone?, email?}. */
 YZ_MUST_USE yz_status iam_user_create(store *s, const iam_policy *p, const yz_actor *who,
-				      json_t *in, int64_t *id, yz_err *e);
+                                      json_t *in, int64_t *id, yz_err *e);
 /* The field checks of iam_user_create alone, without writing (forms that add
  * checks of their own report everything at once). */
 YZ_MUST_USE yz_status iam_user_validate(json_t *in, yz_err *e);
 /* in: any of {name, kind, org_id, phone, email, status ("active"|"disabled")};
  * version must match the stored version (optimistic concurrency; 0 skips). */
 YZ_MUST_USE yz_status iam_user_update(store *s, const yz_actor *who, int64_t id, int64_t version,
-				      json_t *in, yz_err *e);
+                                      json_t *in, yz_err *e);
 /* An administrator sets a new password (and unlocks). */
 YZ_MUST_USE yz_status iam_user_set_password(store *s, const iam_policy *p, const yz_actor *who,
-					    int64_t id, const char *password, yz_err *e);
+                                            int64_t id, const char *password, yz_err *e);
 /* The user changes their own password, giving the current one. */
 YZ_MUST_USE yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor *who,
-					       const char *current, const char *next, yz_err *e);
+                                               const char *current, const char *next, yz_err *e);
 YZ_MUST_USE yz_status iam_user_unlock(store *s, const yz_actor *who, int64_t id, yz_err *e);
 /* Replace a user's role assignments: in is [{role (code), scope (org id)}].
  * who->scope is the actor's scope for iam.role.manage. */
 YZ_MUST_USE yz_status iam_user_set_roles(store *s, const yz_actor *who, int64_t id, json_t *in,
-					 yz_err *e);
+                                         yz_err *e);
 YZ_MUST_USE yz_status iam_user_get(store_conn *c, const yz_scope *scope, int64_t id, json_t **out,
-				   yz_err *e);
+                                   yz_err *e);
 typedef struct iam_user_filter {
 	const char *q;    /* login or name contains */
 	const char *kind; /* kind name */
@@ -134,26 +134,26 @@ typedef struct iam_user_filter {
 /* {"items": [...], "next": cursor|null}. Users without an org (citizens,
  * enterprise representatives) are listed only for an unrestricted scope. */
 YZ_MUST_USE yz_status iam_user_list(store_conn *c, const yz_scope *scope, const iam_user_filter *f,
-				    json_t **out, yz_err *e);
+                                    json_t **out, yz_err *e);
 /* Password policy check alone (for forms): fills field errors on `field`. */
 YZ_MUST_USE yz_status iam_password_policy(const char *password, const char *login,
-					  const char *field, yz_err *e);
+                                          const char *field, yz_err *e);
 
 /* ---- roles ---- */
 
 /* in: {code, name, description?, permissions: [names]} */
 YZ_MUST_USE yz_status iam_role_create(store *s, const yz_actor *who, json_t *in, int64_t *id,
-				      yz_err *e);
+                                      yz_err *e);
 /* in: any of {name, description, permissions} */
 YZ_MUST_USE yz_status iam_role_update(store *s, const yz_actor *who, int64_t id, json_t *in,
-				      yz_err *e);
+                                      yz_err *e);
 YZ_MUST_USE yz_status iam_role_get(store_conn *c, int64_t id, json_t **out, yz_err *e);
 YZ_MUST_USE yz_status iam_role_list(store_conn *c, json_t **out, yz_err *e);
 
 /* ---- login and sessions ---- */
 
 typedef struct iam_login_result {
-	char token[64];  /* the session cookie value (only ever held by the client) */
+	char token[64]; /* the session cookie value (only ever held by the client) */
 	char csrf[48];
 	int64_t user_id;
 	int64_t locked_until; /* when YZ_ELOCKED: until when (ms) */
@@ -164,8 +164,8 @@ typedef struct iam_login_result {
  * YZ_EFORBIDDEN. Each outcome is audited. The PBKDF2 work happens on the
  * calling thread, never inside the writer. */
 YZ_MUST_USE yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from,
-				const char *login, const char *password, const char *user_agent,
-				iam_login_result *out, yz_err *e);
+                                const char *login, const char *password, const char *user_agent,
+                                iam_login_result *out, yz_err *e);
 
 /* The session behind a cookie value, with the user. Touches last-seen
  * (detached write at most once a minute). YZ_EUNAUTH when unknown, idle too
@@ -176,7 +176,7 @@ typedef struct iam_session_info {
 	char login[64], name[64], csrf[48], session[65];
 } iam_session_info;
 YZ_MUST_USE yz_status iam_session_resolve(store *s, const iam_policy *p, const char *token,
-					  iam_session_info *out, yz_err *e);
+                                          iam_session_info *out, yz_err *e);
 YZ_MUST_USE yz_status iam_logout(store *s, const yz_actor *who, const char *session, yz_err *e);
 
 /* ---- authorisation ---- */
@@ -184,7 +184,7 @@ YZ_MUST_USE yz_status iam_logout(store *s, const yz_actor *who, const char *sess
 /* A user's grants, loaded once per request into an arena. */
 typedef struct iam_authz iam_authz;
 YZ_MUST_USE yz_status iam_authz_load(store_conn *c, int64_t user_id, arena *a, iam_authz **out,
-				     yz_err *e);
+                                     yz_err *e);
 /* Whether the grants include perm; fills scope (in the arena) when they do. */
 bool iam_authz_allows(const iam_authz *z, const char *perm, arena *a, yz_scope *scope);
 /* {perm: [org paths]} for /api/v1/me. */
@@ -193,11 +193,11 @@ json_t *iam_authz_json(const iam_authz *z);
 /* ---- data packs and first operator ---- */
 
 /* Load orgs.json, roles.json and users.json from a pack directory. */
-YZ_MUST_USE yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir, json_t **users_out,
-				    yz_err *e);
+YZ_MUST_USE yz_status iam_load_pack(store *s, const iam_policy *p, const char *dir,
+                                    json_t **users_out, yz_err *e);
 /* An installation without a pack: the city root org "root" and one operator
  * "admin" with a random password written into password_out. */
 YZ_MUST_USE yz_status iam_bootstrap(store *s, const iam_policy *p, const char *city_name,
-				    char *password_out, size_t cap, yz_err *e);
+                                    char *password_out, size_t cap, yz_err *e);
 
 #endif

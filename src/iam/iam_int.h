@@ -14,7 +14,7 @@
 yz_status iam_org_path_tx(store_conn *c, int64_t org_id, char *out, size_t cap, yz_err *e);
 /* Does the scope cover the org (by id)? Looks the path up. */
 yz_status iam_scope_covers_org(store_conn *c, const yz_scope *scope, int64_t org_id, bool *covers,
-			       yz_err *e);
+                               yz_err *e);
 /* Validation rules shared by create/update. */
 bool iam_check_login(json_t *v, const char **rule, const char **expected);
 bool iam_check_phone(json_t *v, const char **rule, const char **expected);
@@ -26,14 +26,14 @@ bool iam_check_code(json_t *v, const char **rule, const char **expected);
 /* Insert a user inside a write job (pack loading and the API share it).
  * pw_hash is already computed. */
 yz_status iam_user_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, const char *pw_hash,
-			     int64_t *id, yz_err *e);
+                             int64_t *id, yz_err *e);
 /* Insert role assignments [{role: code, scope: org id}] for a user. */
 yz_status iam_user_roles_tx(store_conn *tx, const yz_actor *who, int64_t user_id, json_t *roles,
-			    const yz_scope *grant_scope, yz_err *e);
+                            const yz_scope *grant_scope, yz_err *e);
 yz_status iam_role_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, int64_t *id,
-			     yz_err *e);
+                             yz_err *e);
 yz_status iam_org_insert_tx(store_conn *tx, const yz_actor *who, json_t *in, int64_t *id,
-			    yz_err *e);
+                            yz_err *e);
 
 /* Field validation of create inputs, shared by the API and pack loading. */
 yz_status iam_org_validate_create(json_t *in, yz_err *e);
