@@ -84,10 +84,12 @@ YZ_MUST_USE yz_status crypto_sm4_cbc_decrypt(const unsigned char key[16],
 /* Single-block ECB without padding, for known-answer tests. */
 YZ_MUST_USE yz_status crypto_sm4_ecb_block(const unsigned char key[16], const unsigned char in[16],
                                            unsigned char out[16], bool encrypt);
-/* Authenticated encryption for data at rest: SM4-CTR under key[0..15] with a
- * random 16-byte IV, then HMAC-SM3 under key[16..47] over (aad || iv ||
- * ciphertext). Output appended to out: iv(16) || ciphertext || tag(32).
- * key is 48 bytes. aad may be NULL. */
+/* Authenticated encryption for data at rest: SM4-CTR with a random 16-byte
+ * IV, then HMAC-SM3 over (u64 aad length || aad || iv || ciphertext); the
+ * encryption and MAC keys are both derived from all 48 bytes of key (HMAC-SM3
+ * with the labels "yizhan-seal-enc" and "yizhan-seal-mac"), so a key wrong in
+ * any byte fails. Output appended to out: iv(16) || ciphertext || tag(32).
+ * aad may be NULL. */
 #define CRYPTO_SEAL_KEY_LEN  48
 #define CRYPTO_SEAL_OVERHEAD 48
 YZ_MUST_USE yz_status crypto_seal(const unsigned char key[CRYPTO_SEAL_KEY_LEN], const void *aad,

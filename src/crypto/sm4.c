@@ -106,7 +106,8 @@ yz_status crypto_sm4_ecb_block(const unsigned char key[16], const unsigned char 
 	return YZ_OK;
 }
 
-/* HMAC-SM3 under mk (32 bytes) over aad || iv || ct. */
+/* HMAC-SM3 under mk (32 bytes) over u64be(aadlen) || aad || iv || ct. The
+ * length binds where aad ends, so no (aad, iv) split can be shifted. */
 static yz_status seal_tag(const crypto_int_algs *a, const unsigned char *mk, const void *aad,
                           size_t aadlen, const unsigned char *iv, const unsigned char *ct,
                           size_t ctlen, unsigned char tag[CRYPTO_SM3_LEN])
@@ -117,7 +118,11 @@ static yz_status seal_tag(const crypto_int_algs *a, const unsigned char *mk, con
 	};
 	size_t got = 0;
 	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(a->hmac);
+	unsigned char alen[8];
+	for (int i = 0; i < 8; i++)
+		alen[i] = (unsigned char)((uint64_t)aadlen >> (56 - 8 * i));
 	int ok = ctx && EVP_MAC_init(ctx, mk, 32, params) == 1 &&
+	         EVP_MAC_update(ctx, alen, sizeof alen) == 1 &&
 	         (!aadlen || EVP_MAC_update(ctx, aad, aadlen) == 1) &&
 	         EVP_MAC_update(ctx, iv, CRYPTO_SM4_BLOCK) == 1 &&
 	         (!ctlen || EVP_MAC_update(ctx, ct, ctlen) == 1) &&
@@ -130,6 +135,17 @@ static yz_status seal_tag(const crypto_int_algs *a, const unsigned char *mk, con
 	return YZ_OK;
 }
 
+/* Both subkeys depend on all 48 key bytes: enc = HMAC-SM3(K, "yizhan-seal-enc")
+ * truncated to 16 bytes, mac = HMAC-SM3(K, "yizhan-seal-mac"); so a key wrong
+ * anywhere fails the tag check. */
+static void seal_keys(const unsigned char key[CRYPTO_SEAL_KEY_LEN],
+                      unsigned char ek[CRYPTO_SM3_LEN], unsigned char mk[CRYPTO_SM3_LEN])
+{
+	static const char enc[] = "yizhan-seal-enc", mac[] = "yizhan-seal-mac";
+	crypto_hmac_sm3(key, CRYPTO_SEAL_KEY_LEN, enc, sizeof enc - 1, ek);
+	crypto_hmac_sm3(key, CRYPTO_SEAL_KEY_LEN, mac, sizeof mac - 1, mk);
+}
+
 yz_status crypto_seal(const unsigned char key[CRYPTO_SEAL_KEY_LEN], const void *aad, size_t aadlen,
                       const void *in, size_t n, buf *out)
 {
@@ -138,16 +154,20 @@ yz_status crypto_seal(const unsigned char key[CRYPTO_SEAL_KEY_LEN], const void *
 		return YZ_ECRYPTO;
 	if (!key || !out || (!aad && aadlen) || (!in && n))
 		return YZ_EINVAL;
-	unsigned char iv[CRYPTO_SM4_BLOCK], tag[CRYPTO_SM3_LEN];
+	unsigned char iv[CRYPTO_SM4_BLOCK], tag[CRYPTO_SM3_LEN], ek[CRYPTO_SM3_LEN],
+	    mk[CRYPTO_SM3_LEN];
 	size_t orig = out->len;
+	seal_keys(key, ek, mk);
 	yz_status s = crypto_random(iv, sizeof iv);
 	if (s == YZ_OK)
 		s = buf_append(out, iv, sizeof iv);
 	if (s == YZ_OK)
-		s = cipher_run(a->sm4_ctr, key, iv, 1, 0, in, n, out, NULL);
+		s = cipher_run(a->sm4_ctr, ek, iv, 1, 0, in, n, out, NULL);
 	if (s == YZ_OK)
-		s = seal_tag(a, key + CRYPTO_SM4_KEY_LEN, aad, aadlen, iv,
+		s = seal_tag(a, mk, aad, aadlen, iv,
 		             (const unsigned char *)out->p + orig + sizeof iv, n, tag);
+	OPENSSL_cleanse(ek, sizeof ek);
+	OPENSSL_cleanse(mk, sizeof mk);
 	if (s == YZ_OK)
 		s = buf_append(out, tag, sizeof tag);
 	if (s != YZ_OK)
@@ -169,11 +189,14 @@ yz_status crypto_open(const unsigned char key[CRYPTO_SEAL_KEY_LEN], const void *
 	const unsigned char *ct = iv + CRYPTO_SM4_BLOCK;
 	size_t ctlen = n - CRYPTO_SEAL_OVERHEAD;
 	const unsigned char *tag = ct + ctlen;
-	unsigned char want[CRYPTO_SM3_LEN];
-	yz_status s = seal_tag(a, key + CRYPTO_SM4_KEY_LEN, aad, aadlen, iv, ct, ctlen, want);
-	if (s != YZ_OK)
-		return s;
-	if (CRYPTO_memcmp(want, tag, sizeof want) != 0)
-		return YZ_ECRYPTO;
-	return cipher_run(a->sm4_ctr, key, iv, 0, 0, ct, ctlen, out, NULL);
+	unsigned char want[CRYPTO_SM3_LEN], ek[CRYPTO_SM3_LEN], mk[CRYPTO_SM3_LEN];
+	seal_keys(key, ek, mk);
+	yz_status s = seal_tag(a, mk, aad, aadlen, iv, ct, ctlen, want);
+	if (s == YZ_OK && CRYPTO_memcmp(want, tag, sizeof want) != 0)
+		s = YZ_ECRYPTO;
+	if (s == YZ_OK)
+		s = cipher_run(a->sm4_ctr, ek, iv, 0, 0, ct, ctlen, out, NULL);
+	OPENSSL_cleanse(ek, sizeof ek);
+	OPENSSL_cleanse(mk, sizeof mk);
+	return s;
 }

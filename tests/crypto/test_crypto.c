@@ -589,28 +589,47 @@ static void seal_round_trip_and_format(void **state)
 		assert_memory_equal(p.p, data, n);
 	}
 
-	/* The layout is exactly iv || SM4-CTR(key[0..16], iv) || HMAC-SM3(
-	 * key[16..48], aad || iv || ct): recompute it with raw OpenSSL. */
+	/* The layout is exactly iv || SM4-CTR(ek, iv) || HMAC-SM3(mk, u64 aadlen ||
+	 * aad || iv || ct) with ek, mk = HMAC-SM3(key, label): recompute it with
+	 * raw OpenSSL. */
 	buf_reset(&s);
 	assert_int_equal(crypto_seal(key, aad, strlen(aad), data, 100, &s), YZ_OK);
 	const unsigned char *iv = (const unsigned char *)s.p, *ct = iv + 16, *tag = ct + 100;
+	unsigned char ek[32], mk[32];
+	crypto_hmac_sm3(key, sizeof key, "yizhan-seal-enc", 15, ek);
+	crypto_hmac_sm3(key, sizeof key, "yizhan-seal-mac", 15, mk);
 	unsigned char ctr[100];
 	int l1 = 0, l2 = 0;
 	EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
-	assert_int_equal(EVP_EncryptInit_ex(cc, EVP_sm4_ctr(), NULL, key, iv), 1);
+	assert_int_equal(EVP_EncryptInit_ex(cc, EVP_sm4_ctr(), NULL, ek, iv), 1);
 	assert_int_equal(EVP_EncryptUpdate(cc, ctr, &l1, data, 100), 1);
 	assert_int_equal(EVP_EncryptFinal_ex(cc, ctr + l1, &l2), 1);
 	EVP_CIPHER_CTX_free(cc);
 	assert_int_equal(l1 + l2, 100);
 	assert_memory_equal(ct, ctr, 100);
-	unsigned char mac_in[200], mac[32];
+	unsigned char mac_in[256], mac[32];
 	size_t ml = 0;
-	memcpy(mac_in, aad, strlen(aad));
+	memset(mac_in, 0, 8);
+	mac_in[7] = (unsigned char)strlen(aad);
+	ml = 8;
+	memcpy(mac_in + ml, aad, strlen(aad));
 	ml += strlen(aad);
 	memcpy(mac_in + ml, iv, 116);
 	ml += 116;
-	crypto_hmac_sm3(key + 16, 32, mac_in, ml, mac);
+	crypto_hmac_sm3(mk, 32, mac_in, ml, mac);
 	assert_memory_equal(tag, mac, 32);
+	/* a key wrong in any byte, first or last, fails to open */
+	for (int k = 0; k < CRYPTO_SEAL_KEY_LEN; k += CRYPTO_SEAL_KEY_LEN - 1) {
+		unsigned char bad[CRYPTO_SEAL_KEY_LEN];
+		memcpy(bad, key, sizeof bad);
+		bad[k] ^= 1;
+		buf_reset(&p);
+		assert_int_equal(crypto_open(bad, aad, strlen(aad), s.p, s.len, &p), YZ_ECRYPTO);
+		assert_int_equal(p.len, 0);
+	}
+	/* moving bytes between aad and the rest does not verify */
+	buf_reset(&p);
+	assert_int_equal(crypto_open(key, aad, strlen(aad) - 1, s.p, s.len, &p), YZ_ECRYPTO);
 
 	/* a fresh IV every time */
 	buf s2;
