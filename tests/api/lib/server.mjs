@@ -21,7 +21,7 @@
 //   stderr()   what the server wrote on stderr so far (the last 256 KiB), for assertion messages.
 // Servers still running when the test process exits are killed and cleaned up synchronously.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,37 @@ const STDERR_CAP = 256 * 1024;
 const READY_RE = /^yizhan: serving (http:\/\/\S+)\s*$/;
 
 const live = new Set(); // handles not yet cleaned up
+const children = new Set(); // every yizhan process (init, serve, ...) started and not yet seen to exit
+
+function track(p) {
+	children.add(p);
+	p.once('exit', () => children.delete(p));
+	return p;
+}
+
+// On the way out (exit handler: no event loop), kill what is left and wait until it is really gone, so
+// that a dying `yizhan init` or `serve` cannot write into a data dir after we removed it.
+function alive(pid) {
+	try {
+		const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+		const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+		return state !== 'Z' && state !== 'X';
+	} catch {
+		return false;
+	}
+}
+function killAllSync() {
+	const pause = new Int32Array(new SharedArrayBuffer(4));
+	for (const p of children) {
+		try {
+			p.kill('SIGKILL');
+		} catch {
+			// already gone
+		}
+	}
+	const deadline = Date.now() + 5000;
+	for (const p of children) while (alive(p.pid) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 10);
+}
 
 function keepData() {
 	return process.env.YIZHAN_KEEP_TEST_DATA === '1';
@@ -50,11 +81,13 @@ function checkBinary() {
 export function runCli(args, { env = {}, input = null, timeoutMs = 120_000 } = {}) {
 	checkBinary();
 	return new Promise((resolve, reject) => {
-		const p = spawn(binary, args, {
-			cwd: repoRoot,
-			env: { ...process.env, ...env },
-			stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-		});
+		const p = track(
+			spawn(binary, args, {
+				cwd: repoRoot,
+				env: { ...process.env, ...env },
+				stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+			})
+		);
 		const out = [];
 		const err = [];
 		p.stdout.on('data', (d) => out.push(d));
@@ -139,7 +172,7 @@ function spawnServe(h) {
 	if (h.testClock) args.push('--test-clock');
 	args.push(...h.extraArgs);
 
-	const proc = spawn(binary, args, { cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+	const proc = track(spawn(binary, args, { cwd: repoRoot, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] }));
 	h.proc = proc;
 	h._stderr = '';
 	proc.stderr.setEncoding('utf8');
@@ -282,14 +315,7 @@ function cleanupSync(h) {
 
 // Whatever the tests forgot (or a failed assertion skipped): kill and clean up on the way out.
 process.on('exit', () => {
-	for (const h of [...live]) {
-		if (running(h)) h.proc.kill('SIGKILL');
-		cleanupSync(h);
-	}
+	killAllSync();
+	for (const h of [...live]) cleanupSync(h);
 });
-for (const sig of ['SIGINT', 'SIGTERM']) {
-	process.once(sig, () => {
-		for (const h of live) if (running(h)) h.proc.kill('SIGKILL');
-		process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
-	});
-}
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
