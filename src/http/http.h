@@ -98,7 +98,7 @@ typedef struct http_user {
 	char name[64];
 	char kind_name[32];
 	char csrf[48];    /* the session's CSRF token */
-	char session[48]; /* opaque session handle (hash), for logout */
+	char session[65]; /* the session id (SM3 hex of the token), for logout */
 	void *authz;      /* the hook's permission data, in the request arena */
 } http_user;
 

@@ -185,8 +185,10 @@ route *http_router_match(http_server *s, http_req *r)
 					/* the rest, decoded segment by segment and re-joined */
 					buf b;
 					buf_init(&b, 8192);
+					/* an encoded slash inside a segment is not a separator */
 					for (int j = k; j < n && ok; j++)
-						ok = (j == k || buf_putc(&b, '/') == YZ_OK) &&
+						ok = !memchr(segs[j], '/', lens[j]) &&
+						     (j == k || buf_putc(&b, '/') == YZ_OK) &&
 						     buf_append(&b, segs[j], lens[j]) == YZ_OK;
 					r->param_values[np++] = arena_strdup(r->a, buf_str(&b));
 					buf_free(&b);

@@ -144,7 +144,7 @@ static yz_status me_password(http_req *r, yz_err *e)
 	if (st == YZ_OK)
 		st = iam_user_change_password(app_of(r)->db, &app_of(r)->policy, http_actor(r),
 		                              jx_str(in, "current", ""), jx_str(in, "password", ""),
-		                              e);
+		                              http_user_of(r)->session, e);
 	json_decref(in);
 	if (st == YZ_OK)
 		http_reply_text(r, 204, NULL, "", 0);

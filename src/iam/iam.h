@@ -114,9 +114,12 @@ YZ_MUST_USE yz_status iam_user_update(store *s, const yz_actor *who, int64_t id,
 /* An administrator sets a new password (and unlocks). */
 YZ_MUST_USE yz_status iam_user_set_password(store *s, const iam_policy *p, const yz_actor *who,
                                             int64_t id, const char *password, yz_err *e);
-/* The user changes their own password, giving the current one. */
+/* The user changes their own password, giving the current one. Their other
+ * sessions end; keep_session (the session making the change, may be NULL)
+ * stays. An administrator's reset ends every session of the user. */
 YZ_MUST_USE yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor *who,
-                                               const char *current, const char *next, yz_err *e);
+					       const char *current, const char *next,
+					       const char *keep_session, yz_err *e);
 YZ_MUST_USE yz_status iam_user_unlock(store *s, const yz_actor *who, int64_t id, yz_err *e);
 /* Replace a user's role assignments: in is [{role (code), scope (org id)}].
  * who->scope is the actor's scope for iam.role.manage. */

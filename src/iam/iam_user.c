@@ -150,13 +150,26 @@ static yz_status create_job(store_conn *tx, void *arg, yz_err *e)
 
 yz_status iam_user_validate_create(json_t *in, yz_err *e)
 {
+	/* every fault at once: the field rules, then the rules between fields for
+	 * those fields that passed their own */
+	int before = e ? e->nfield : 0;
 	yz_status st = jx_validate(in, user_create_fields, e);
-	if (st == YZ_OK)
-		st = check_org_for_kind(iam_kind_parse(jx_str(in, "kind", "")),
-		                        jx_int(in, "org_id", 0), e);
-	if (st == YZ_OK)
-		st = iam_password_policy(jx_str(in, "password", ""), jx_str(in, "login", ""),
-		                         "password", e);
+	if (st != YZ_OK && st != YZ_EINVAL)
+		return st;
+	bool bad_kind = false, bad_org = false, bad_pw = false;
+	for (int i = before; e && i < e->nfield && i < YZ_ERR_MAX_FIELDS; i++) {
+		bad_kind |= !strcmp(e->fields[i].field, "kind");
+		bad_org |= !strcmp(e->fields[i].field, "org_id");
+		bad_pw |= !strcmp(e->fields[i].field, "password");
+	}
+	int kind = iam_kind_parse(jx_str(in, "kind", ""));
+	if (kind && !bad_kind && !bad_org &&
+	    check_org_for_kind(kind, jx_int(in, "org_id", 0), e) != YZ_OK)
+		st = YZ_EINVAL;
+	if (json_is_string(json_object_get(in, "password")) && !bad_pw &&
+	    iam_password_policy(jx_str(in, "password", ""), jx_str(in, "login", ""), "password",
+				e) != YZ_OK)
+		st = YZ_EINVAL;
 	return st;
 }
 
@@ -308,6 +321,7 @@ typedef struct pw_job {
 	const char *hash;
 	const char *action;
 	bool unlock_only;
+	const char *keep_session; /* on a password change, the session that stays */
 } pw_job;
 
 static yz_status password_job(store_conn *tx, void *arg, yz_err *e)
@@ -375,12 +389,13 @@ yz_status iam_user_set_password(store *s, const iam_policy *p, const yz_actor *w
 	st = crypto_password_hash(password, p->pbkdf2_iterations, hash, sizeof hash);
 	if (st != YZ_OK)
 		return yz_fail(e, st, "could not hash the password");
-	pw_job j = {who, id, hash, "iam.user.password.reset", false};
+	pw_job j = {who, id, hash, "iam.user.password.reset", false, NULL};
 	return store_write(s, password_job, &j, e);
 }
 
 yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor *who,
-                                   const char *current, const char *next, yz_err *e)
+				   const char *current, const char *next, const char *keep_session,
+				   yz_err *e)
 {
 	store_conn *c;
 	yz_status st = store_reader(s, &c, e);
@@ -414,13 +429,13 @@ yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor
 		return yz_fail(e, st, "could not hash the password");
 	yz_actor self = *who;
 	self.scope.all = true; /* one's own account, whatever one's admin scope */
-	pw_job j = {&self, who->user_id, hash, "iam.user.password.change", false};
+	pw_job j = {&self, who->user_id, hash, "iam.user.password.change", false, keep_session};
 	return store_write(s, password_job, &j, e);
 }
 
 yz_status iam_user_unlock(store *s, const yz_actor *who, int64_t id, yz_err *e)
 {
-	pw_job j = {who, id, NULL, "iam.user.unlock", true};
+	pw_job j = {who, id, NULL, "iam.user.unlock", true, NULL};
 	return store_write(s, password_job, &j, e);
 }
 
@@ -437,6 +452,16 @@ yz_status iam_user_roles_tx(store_conn *tx, const yz_actor *who, int64_t user_id
 		if (!json_is_object(x) || !json_is_string(json_object_get(x, "role")))
 			return yz_field(e, field, "type", "{role: code, scope: org id or code}",
 			                NULL);
+		const char *key;
+		json_t *val;
+		json_object_foreach(x, key, val)
+		{
+			if (strcmp(key, "role") != 0 && strcmp(key, "scope") != 0) {
+				char f2[96];
+				snprintf(f2, sizeof f2, "%s.%s", field, key);
+				return yz_field(e, f2, "unknown-field", "role and scope only", NULL);
+			}
+		}
 		const char *code = jx_str(x, "role", "");
 		int64_t role_id;
 		store_val a[] = {sv_text(code)};

@@ -132,7 +132,7 @@ static yz_status password_post(http_req *r, yz_err *e)
 		yz_field(&fe, "password_again", "same", NULL, NULL);
 	if (!fe.nfield)
 		st = iam_user_change_password(app_of(r)->db, &app_of(r)->policy, http_actor(r), cur,
-		                              next, &fe);
+		                              next, http_user_of(r)->session, &fe);
 	else
 		st = YZ_EINVAL;
 	if (st == YZ_OK) {
