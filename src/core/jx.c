@@ -190,6 +190,12 @@ yz_status jx_validate(json_t *obj, const jx_field *fields, yz_err *e)
 				continue;
 			}
 			int64_t chars = (int64_t)utf8_len(s, n);
+			if (chars == 0 && f->required) {
+				/* an empty form field is a missing answer, not a short one */
+				yz_field(e, f->name, "required", type_name(f->type), NULL);
+				bad = true;
+				continue;
+			}
 			if ((f->min && chars < f->min) || (f->max && chars > f->max)) {
 				range_text(exp, sizeof exp, f->min, f->max, " characters");
 				snprintf(got, sizeof got, "%lld characters", (long long)chars);

@@ -206,8 +206,9 @@ void http_flash(http_req *r, const char *message_key);
 /* A validation error as page data for the GOV.UK pattern:
  * {"message", "errors": [{field, href: "#f-<field>", text}], "error_map":
  * {field: text}} where text is the translated rule message for the field's
- * label (message keys "field.<name>" and "rule.<rule>"). */
-json_t *http_error_data(http_req *r, const yz_err *e);
+ * label (message keys "field.<scope>.<name>" when label_scope is given and
+ * present, else "field.<name>"; and "rule.<rule>"). */
+json_t *http_error_data(http_req *r, const yz_err *e, const char *label_scope);
 /* The form's fields as a JSON object of strings (first value of each name,
  * without _csrf), to re-fill a form or to hand to a domain function. */
 json_t *http_form_json(const form *f);

@@ -171,6 +171,9 @@ void http_default_error_page(http_req *r, const yz_err *e)
 	             ? status
 	             : 500);
 	jx_set_str(d, "title_key", key);
+	char text_key[64];
+	snprintf(text_key, sizeof text_key, "error.text.%s", key + 6);
+	jx_set_str(d, "text_key", text_key);
 	jx_set_str(d, "message", status >= 500 ? "" : e->msg);
 	if (e->nfield) {
 		json_t *full = jx_from_err(e);
@@ -333,7 +336,7 @@ static char *fill(arena *a, const char *tmpl, const char *label, const char *exp
 	return out;
 }
 
-json_t *http_error_data(http_req *r, const yz_err *e)
+json_t *http_error_data(http_req *r, const yz_err *e, const char *label_scope)
 {
 	json_t *d = json_object();
 	jx_set_str(d, "message", e->msg);
@@ -341,11 +344,20 @@ json_t *http_error_data(http_req *r, const yz_err *e)
 	int n = e->nfield < YZ_ERR_MAX_FIELDS ? e->nfield : YZ_ERR_MAX_FIELDS;
 	for (int i = 0; i < n; i++) {
 		const yz_field_err *f = &e->fields[i];
-		char key[96];
-		snprintf(key, sizeof key, "field.%s", f->field);
-		const char *label = http_t(r, key);
-		if (!strcmp(label, key))
-			label = f->field;
+		char key[128];
+		const char *label = NULL;
+		if (label_scope) {
+			snprintf(key, sizeof key, "field.%s.%s", label_scope, f->field);
+			label = http_t(r, key);
+			if (!strcmp(label, key))
+				label = NULL;
+		}
+		if (!label) {
+			snprintf(key, sizeof key, "field.%s", f->field);
+			label = http_t(r, key);
+			if (!strcmp(label, key))
+				label = f->field;
+		}
 		snprintf(key, sizeof key, "rule.%s", f->rule);
 		const char *tmpl = http_t(r, key);
 		if (!strcmp(tmpl, key))

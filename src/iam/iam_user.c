@@ -168,7 +168,7 @@ yz_status iam_user_validate_create(json_t *in, yz_err *e)
 		st = YZ_EINVAL;
 	if (json_is_string(json_object_get(in, "password")) && !bad_pw &&
 	    iam_password_policy(jx_str(in, "password", ""), jx_str(in, "login", ""), "password",
-				e) != YZ_OK)
+	                        e) != YZ_OK)
 		st = YZ_EINVAL;
 	return st;
 }
@@ -394,8 +394,8 @@ yz_status iam_user_set_password(store *s, const iam_policy *p, const yz_actor *w
 }
 
 yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor *who,
-				   const char *current, const char *next, const char *keep_session,
-				   yz_err *e)
+                                   const char *current, const char *next, const char *keep_session,
+                                   yz_err *e)
 {
 	store_conn *c;
 	yz_status st = store_reader(s, &c, e);
@@ -454,12 +454,12 @@ yz_status iam_user_roles_tx(store_conn *tx, const yz_actor *who, int64_t user_id
 			                NULL);
 		const char *key;
 		json_t *val;
-		json_object_foreach(x, key, val)
-		{
+		json_object_foreach (x, key, val) {
 			if (strcmp(key, "role") != 0 && strcmp(key, "scope") != 0) {
 				char f2[96];
 				snprintf(f2, sizeof f2, "%s.%s", field, key);
-				return yz_field(e, f2, "unknown-field", "role and scope only", NULL);
+				return yz_field(e, f2, "unknown-field", "role and scope only",
+				                NULL);
 			}
 		}
 		const char *code = jx_str(x, "role", "");

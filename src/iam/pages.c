@@ -28,7 +28,12 @@ static yz_status form_again(http_req *r, const char *tmpl, json_t *data, json_t 
                             const yz_err *err, yz_err *e)
 {
 	json_object_set_new(data, "values", values ? values : json_object());
-	json_object_set_new(data, "error", http_error_data(r, err));
+	/* labels that differ by page: an org's or a role's name is 名称, not 姓名 */
+	const char *scope = strstr(tmpl, "_org")        ? "org"
+	                    : strstr(tmpl, "_role")     ? "role"
+	                    : strstr(tmpl, "_user_new") ? "user_new"
+	                                                : NULL;
+	json_object_set_new(data, "error", http_error_data(r, err, scope));
 	int status = yz_status_http(err->code);
 	if (status >= 500)
 		return *e = *err, err->code;
@@ -351,7 +356,7 @@ static yz_status after_change(http_req *r, int64_t id, const char *flash, yz_sta
 	}
 	json_t *d = json_object();
 	jx_set_str(d, "failed_form", which);
-	json_object_set_new(d, "error", http_error_data(r, fe));
+	json_object_set_new(d, "error", http_error_data(r, fe, NULL));
 	if (values)
 		json_object_set_new(d, "values", values);
 	return user_show(r, id, yz_status_http(st), d, e);
