@@ -90,7 +90,7 @@ test('user validation errors name the field and the rule', async () => {
 		[{ kind: 'wizard' }, ['kind:enum']],
 		[{ phone: '12345' }, ['phone:pattern']],
 		[{ email: 'not-an-email' }, ['email:pattern']],
-		[{ name: '' }, ['name:min-length']],
+		[{ name: '' }, ['name:required']],
 		[{ org_id: 999999 }, ['org_id:exists']],
 		[{ name: undefined, password: undefined }, ['name:required', 'password:required']],
 	];
@@ -471,7 +471,7 @@ test('a duplicate organisation code is a 400 with rule unique', async () => {
 		await admin.post('/api/v1/orgs', { json: { code: 'bad code!', name: '', kind: 'planet', parent_id: org['520102'].id, division_code: '52' } }),
 		400
 	);
-	assert.deepEqual(fieldRules(r), ['code:pattern', 'division_code:pattern', 'kind:enum', 'name:min-length']);
+	assert.deepEqual(fieldRules(r), ['code:pattern', 'division_code:pattern', 'kind:enum', 'name:required']);
 	const s = await expectProblem(
 		await admin.post('/api/v1/orgs', { json: { code: 'orphan', name: '孤儿', kind: 'unit', parent_id: 999999 } }),
 		400

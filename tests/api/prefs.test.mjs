@@ -68,7 +68,7 @@ test(`signed out: English and the age-friendly mode, then back (${backend})`, as
 	assert.equal(p.lang, 'en');
 	assert.match(p.html, /<html lang="en" class="elder">/);
 	// the toggle now offers the way back (its label says what it does; no aria-pressed)
-	assert.match(p.html, /name="on" value="0"><button[^>]*>Standard text</button>/);
+	assert.match(p.html, /name="on" value="0"><button[^>]*>Standard text<\/button>/);
 	// other pages too
 	const login = await page(c, '/login');
 	assert.equal(login.lang, 'en');
