@@ -484,7 +484,12 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		if (!json_object_get(site, "portal_title"))
 			jx_set_str(site, "portal_title", jx_str(site, "city_name", "Yizhan"));
 		app->site = site;
-		http_server_opts o = {.cfg = &app->cfg, .app = app, .site = site};
+		/* SQLite reads are local and take microseconds: answer GETs on the
+		 * event loops; PostgreSQL reads cross the network: keep them on workers */
+		http_server_opts o = {.cfg = &app->cfg,
+		                      .app = app,
+		                      .site = site,
+		                      .inline_reads = !conf_is_postgres(&app->cfg)};
 		if (http_server_new(&o, &app->http, &e) != YZ_OK)
 			rc = die(&e, "cannot set up the web server");
 	}

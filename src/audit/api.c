@@ -80,7 +80,7 @@ static yz_status verify(http_req *r, yz_err *e)
 static const http_route routes[] = {
     {HTTP_GET, "/api/v1/audit", list, "audit.read", HTTP_SCOPE_ORG, 0, 0,
      "Audit records within scope, newest first (before, limit, actor, action, object)"},
-    {HTTP_GET, "/api/v1/audit/verify", verify, "audit.read", HTTP_SCOPE_NONE, 0, 0,
+    {HTTP_GET, "/api/v1/audit/verify", verify, "audit.read", HTTP_SCOPE_NONE, HTTP_SLOW, 0,
      "Recompute the whole chain and its signed checkpoints"},
     {HTTP_GET, "/api/v1/audit/{seq}", get, "audit.read", HTTP_SCOPE_ORG, 0, 0, "One audit record"},
 };

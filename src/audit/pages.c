@@ -66,7 +66,7 @@ static yz_status verify_page(http_req *r, yz_err *e)
 
 static const http_route routes[] = {
     {HTTP_GET, "/audit", list_page, "audit.read", HTTP_SCOPE_ORG, 0, 0, "Audit records"},
-    {HTTP_GET, "/audit/verify", verify_page, "audit.read", HTTP_SCOPE_NONE, 0, 0,
+    {HTTP_GET, "/audit/verify", verify_page, "audit.read", HTTP_SCOPE_NONE, HTTP_SLOW, 0,
      "Verify the audit chain"},
     {HTTP_GET, "/audit/{seq}", record_page, "audit.read", HTTP_SCOPE_ORG, 0, 0, "One audit record"},
 };

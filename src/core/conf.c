@@ -65,7 +65,7 @@ void conf_defaults(yz_config *c)
 	yz_strlcpy(c->log_level, "info", sizeof c->log_level);
 	yz_strlcpy(c->lang, "zh-CN", sizeof c->lang);
 	c->io_threads = 2;
-	c->workers = 32;
+	c->workers = 64;
 	c->max_body_kb = 32 * 1024;
 	c->session_idle_minutes = 30;
 	c->session_max_hours = 12;

@@ -5,9 +5,13 @@
  *
  * Threads: `io_threads` libevent loops (one event_base each) accept and parse
  * connections; handlers run on a pool of `workers` threads so that they may
- * block (database reads, durable writes through the group-commit writer)
- * without stalling a loop. Routes flagged HTTP_INLINE (which must be PUBLIC
- * and must not touch the database) run directly on the loop.
+ * block (durable writes through the group-commit writer, remote database
+ * reads) without stalling a loop. Routes flagged HTTP_INLINE (which must be
+ * PUBLIC and must not touch the database) run directly on the loop; so do
+ * GET/HEAD requests when the server was told reads are local and quick
+ * (inline_reads, set for SQLite), except routes flagged HTTP_SLOW. A GET
+ * handler therefore must never wait for a durable write (detached writes
+ * are fine).
  *
  * Guarded routes: every route declares a permission — HTTP_PUBLIC,
  * HTTP_SIGNED_IN, or a permission name such as "iam.user.manage" — and a data
@@ -70,8 +74,14 @@ enum {
 	HTTP_INLINE = 1 << 0, /* run on the event loop: PUBLIC, no database, no blocking */
 	HTTP_API = 1 << 1, /* errors as problem+json, 401 instead of redirect (default for /api/) */
 	HTTP_PAGE = 1 << 2, /* errors as pages (default elsewhere) */
-	HTTP_NO_CSRF =
-	    1 << 3, /* standard protocol endpoints that carry their own proof (OCSP, TSA) */
+	/* standard protocol endpoints that carry their own proof (OCSP, TSA) */
+	HTTP_NO_CSRF = 1 << 3,
+	/* a GET that may take long: always on a worker, never inline */
+	HTTP_SLOW = 1 << 4,
+	/* the handler never blocks: it may answer later (http_defer/http_resume),
+	 * e.g. after store_write_then; it runs on the event loop when reads are
+	 * inline, else on a worker */
+	HTTP_ASYNC = 1 << 5,
 };
 
 /* A handler sets a response (http_reply_*) and returns YZ_OK, or returns an
@@ -128,6 +138,8 @@ typedef struct http_server_opts {
 	void *app;            /* handed to handlers through http_app() */
 	const char *web_dir;  /* templates/, static/, i18n/ */
 	json_t *site;         /* site-wide data for every page (city name …); not stolen */
+	bool inline_reads;    /* run GET/HEAD handlers on the event loop (local, quick reads as with
+	                         SQLite), except routes flagged HTTP_SLOW */
 } http_server_opts;
 
 YZ_MUST_USE yz_status http_server_new(const http_server_opts *o, http_server **out, yz_err *e);
@@ -201,6 +213,11 @@ void http_reply_error(http_req *r, const yz_err *e);
 void http_set_header(http_req *r, const char *name, const char *value);
 YZ_MUST_USE yz_status http_set_cookie(http_req *r, const char *name, const char *value,
                                       long max_age, bool http_only);
+/* The handler will answer later, from any thread: it returns YZ_OK now and
+ * later sets the response (http_reply_* or http_reply_error) and calls
+ * http_resume, exactly once. Only in routes flagged HTTP_ASYNC. */
+void http_defer(http_req *r);
+void http_resume(http_req *r);
 /* A one-time message key shown on the next page (after a redirect). */
 void http_flash(http_req *r, const char *message_key);
 /* A validation error as page data for the GOV.UK pattern:

@@ -78,6 +78,7 @@ struct http_server {
 
 	http_metrics_fn metrics_extra;
 	void *metrics_ctx;
+	bool inline_reads;
 	http_ready_fn ready;
 	void *ready_ctx;
 	route_stats unmatched; /* requests that matched no route */
@@ -150,6 +151,7 @@ struct http_req {
 	bool set_csrf_cookie;
 
 	/* response */
+	bool deferred; /* http_defer: the answer comes through http_resume */
 	int status;
 	bool replied;
 	kv out_headers[HTTP_MAX_OUT_HEADERS];

@@ -285,6 +285,21 @@ yz_status http_reply_page(http_req *r, int status, const char *tmpl, json_t *dat
 }
 
 /* Headers every response carries; called once just before sending. */
+/* A header whose name and value outlive the request (literals, or strings
+ * held by r itself): no copy, no duplicate check. Only for the last step. */
+static void add_fixed(http_req *r, const char *name, const char *value)
+{
+	if (r->nout < HTTP_MAX_OUT_HEADERS) {
+		r->out_headers[r->nout].name = name;
+		r->out_headers[r->nout].value = value;
+		r->nout++;
+	}
+}
+
+/* Headers every response carries; called once just before sending. The
+ * document policies (CSP, framing, opener, permissions) only mean something
+ * for HTML, so JSON and text answers carry the ones that protect any body:
+ * nosniff, the referrer policy and no-store. */
 void http_finish_response(http_req *r)
 {
 	if (!r->replied) {
@@ -292,26 +307,26 @@ void http_finish_response(http_req *r)
 		yz_fail(&e, YZ_EINTERNAL, "the handler set no response");
 		http_reply_error(r, &e);
 	}
-	http_set_header(r, "X-Request-Id", r->actor.request_id);
-	http_set_header(r, "X-Content-Type-Options", "nosniff");
-	http_set_header(r, "X-Frame-Options", "DENY");
-	http_set_header(r, "Referrer-Policy", "same-origin");
-	http_set_header(r, "Cross-Origin-Opener-Policy", "same-origin");
-	http_set_header(r, "Permissions-Policy", "camera=(), microphone=(), geolocation=(self)");
-	http_set_header(r, "Content-Security-Policy",
-	                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src "
-	                "'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-	                "frame-ancestors 'none'");
-	if (r->srv->cfg->secure_cookies)
-		http_set_header(r, "Strict-Transport-Security", "max-age=31536000");
-	if (!r->cacheable) {
-		http_set_header(r, "Cache-Control", "no-store");
-		http_set_header(r, "Vary", "Cookie");
-	}
 	if (r->set_csrf_cookie)
 		http_cookie_internal(r, "yz_csrf", r->csrf_anon, -1);
+	add_fixed(r, "X-Request-Id", r->actor.request_id);
+	add_fixed(r, "X-Content-Type-Options", "nosniff");
+	add_fixed(r, "Referrer-Policy", "same-origin");
+	if (r->content_type && !strncmp(r->content_type, "text/html", 9)) {
+		add_fixed(r, "Content-Security-Policy",
+		          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src "
+		          "'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+		          "frame-ancestors 'none'");
+		add_fixed(r, "X-Frame-Options", "DENY");
+		add_fixed(r, "Cross-Origin-Opener-Policy", "same-origin");
+		add_fixed(r, "Permissions-Policy", "camera=(), microphone=(), geolocation=(self)");
+	}
+	if (r->srv->cfg->secure_cookies)
+		add_fixed(r, "Strict-Transport-Security", "max-age=31536000");
+	if (!r->cacheable)
+		add_fixed(r, "Cache-Control", "no-store");
 	if (r->content_type)
-		http_set_header(r, "Content-Type", r->content_type);
+		add_fixed(r, "Content-Type", r->content_type);
 }
 
 /* Replace "{label}" and "{expected}" in a message. */

@@ -108,6 +108,7 @@ yz_status http_server_new(const http_server_opts *o, http_server **out, yz_err *
 	s->listen_fd = -1;
 	yz_strlcpy(s->web_dir, o->web_dir ? o->web_dir : o->cfg->web, sizeof s->web_dir);
 	s->site = o->site ? json_incref(o->site) : json_object();
+	s->inline_reads = o->inline_reads;
 	pthread_mutex_init(&s->q_mu, NULL);
 	pthread_cond_init(&s->q_cv, NULL);
 	pthread_mutex_init(&s->stop_mu, NULL);
@@ -229,6 +230,8 @@ static void req_free(http_req *r)
 }
 
 static void process(http_req *r);
+static void process_here(http_req *r);
+static void send_cb(evutil_socket_t fd, short what, void *arg);
 
 static void enqueue(http_server *s, http_req *r)
 {
@@ -314,6 +317,13 @@ static void gencb(struct evhttp_request *ev, void *arg)
 		return;
 	}
 	r->route = http_router_match(s, r);
+	if (r->route && !(r->route->r.flags & HTTP_INLINE) && s->inline_reads &&
+	    (((r->method & (HTTP_GET | HTTP_HEAD)) && !(r->route->r.flags & HTTP_SLOW)) ||
+	     (r->route->r.flags & HTTP_ASYNC))) {
+		/* a quick local read: no hand-off to a worker and back */
+		process_here(r);
+		return;
+	}
 	if (r->route && (r->route->r.flags & HTTP_INLINE)) {
 		yz_err e = {0};
 		yz_status st = r->route->r.fn(r, &e);
@@ -465,12 +475,39 @@ static void send_cb(evutil_socket_t fd, short what, void *arg)
 	send_now(arg);
 }
 
+static void process_here(http_req *r)
+{
+	log_set_request_id(r->actor.request_id);
+	(void)http_dispatch_guarded(r);
+	log_set_request_id(NULL);
+	if (r->deferred)
+		return; /* http_resume sends it */
+	http_finish_response(r);
+	send_now(r);
+}
+
+void http_defer(http_req *r)
+{
+	r->deferred = true;
+	r->replied = true;
+}
+
+void http_resume(http_req *r)
+{
+	http_finish_response(r);
+	struct timeval zero = {0, 0};
+	if (event_base_once(r->base, -1, EV_TIMEOUT, send_cb, r, &zero) != 0)
+		log_warn("could not hand a response back to its event loop");
+}
+
 static void process(http_req *r)
 {
 	log_set_request_id(r->actor.request_id);
 	(void)http_dispatch_guarded(r);
-	http_finish_response(r);
 	log_set_request_id(NULL);
+	if (r->deferred)
+		return; /* http_resume sends it */
+	http_finish_response(r);
 	struct timeval zero = {0, 0};
 	if (event_base_once(r->base, -1, EV_TIMEOUT, send_cb, r, &zero) != 0) {
 		/* the loop is gone (shutting down): drop the request */

@@ -14,10 +14,10 @@
 
 static yz_status hook_session(void *ctx, const char *cookie, arena *a, http_user *u, yz_err *e)
 {
-	(void)a;
 	yz_app *app = ctx;
 	iam_session_info si;
-	yz_status st = iam_session_resolve(app->db, &app->policy, cookie, &si, e);
+	iam_authz *z;
+	yz_status st = iam_request_auth(app->db, &app->policy, cookie, a, &si, &z, e);
 	if (st != YZ_OK)
 		return st;
 	u->id = si.user_id;
@@ -28,22 +28,13 @@ static yz_status hook_session(void *ctx, const char *cookie, arena *a, http_user
 	yz_strlcpy(u->kind_name, iam_kind_name(si.kind), sizeof u->kind_name);
 	yz_strlcpy(u->csrf, si.csrf, sizeof u->csrf);
 	yz_strlcpy(u->session, si.session, sizeof u->session);
-	u->authz = NULL; /* loaded on the first permission check */
+	u->authz = z;
 	return YZ_OK;
 }
 
-static bool hook_allowed(void *ctx, const http_user *cu, const char *perm, arena *a, yz_scope *sc)
+static bool hook_allowed(void *ctx, const http_user *u, const char *perm, arena *a, yz_scope *sc)
 {
-	yz_app *app = ctx;
-	http_user *u = (http_user *)cu; /* the cache of grants lives in the request's user */
-	if (!u->authz) {
-		store_conn *c;
-		iam_authz *z;
-		if (store_reader(app->db, &c, NULL) != YZ_OK ||
-		    iam_authz_load(c, u->id, a, &z, NULL) != YZ_OK)
-			return false;
-		u->authz = z;
-	}
+	(void)ctx;
 	return iam_authz_allows(u->authz, perm, a, sc);
 }
 

@@ -118,8 +118,8 @@ YZ_MUST_USE yz_status iam_user_set_password(store *s, const iam_policy *p, const
  * sessions end; keep_session (the session making the change, may be NULL)
  * stays. An administrator's reset ends every session of the user. */
 YZ_MUST_USE yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor *who,
-					       const char *current, const char *next,
-					       const char *keep_session, yz_err *e);
+                                               const char *current, const char *next,
+                                               const char *keep_session, yz_err *e);
 YZ_MUST_USE yz_status iam_user_unlock(store *s, const yz_actor *who, int64_t id, yz_err *e);
 /* Replace a user's role assignments: in is [{role (code), scope (org id)}].
  * who->scope is the actor's scope for iam.role.manage. */
@@ -181,6 +181,18 @@ typedef struct iam_session_info {
 YZ_MUST_USE yz_status iam_session_resolve(store *s, const iam_policy *p, const char *token,
                                           iam_session_info *out, yz_err *e);
 YZ_MUST_USE yz_status iam_logout(store *s, const yz_actor *who, const char *session, yz_err *e);
+
+/* What the router needs on every request: the session behind a cookie and
+ * the user's grants. Answers come from a small in-process cache for up to
+ * IAM_CACHE_MS, and the cache is dropped at once whenever this process
+ * changes a user, a role, a grant or a session (iam_cache_invalidate); other
+ * nodes of a PostgreSQL deployment notice such a change within IAM_CACHE_MS.
+ * *authz is built in the arena. */
+#define IAM_CACHE_MS 2000
+typedef struct iam_authz iam_authz;
+YZ_MUST_USE yz_status iam_request_auth(store *s, const iam_policy *p, const char *token, arena *a,
+                                       iam_session_info *out, iam_authz **authz, yz_err *e);
+void iam_cache_invalidate(void);
 
 /* ---- authorisation ---- */
 

@@ -2,6 +2,8 @@
  * iam_auth.c — password login with lockout, sessions, and authorisation
  * (permission → data scope).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,7 +321,9 @@ static yz_status logout_fn(store_conn *tx, void *arg, yz_err *e)
 yz_status iam_logout(store *s, const yz_actor *who, const char *session, yz_err *e)
 {
 	logout_job j = {who, session};
-	return store_write(s, logout_fn, &j, e);
+	yz_status st = store_write(s, logout_fn, &j, e);
+	iam_cache_invalidate();
+	return st;
 }
 
 /* ---- authorisation ---- */
@@ -423,4 +427,113 @@ json_t *iam_authz_json(const iam_authz *z)
 		json_array_append_new(arr, json_string(z->g[i].path));
 	}
 	return o;
+}
+
+/* ---- the request cache ---- */
+
+#define CACHE_SLOTS 512 /* direct-mapped by a hash of the token */
+
+typedef struct cached_grant {
+	char perm[48];
+	char path[128];
+	int64_t org_id;
+} cached_grant;
+
+typedef struct cache_slot {
+	char token[65];
+	uint64_t epoch;
+	int64_t until_ms;
+	iam_session_info si;
+	cached_grant *g;
+	int n;
+} cache_slot;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static cache_slot cache[CACHE_SLOTS];
+static _Atomic uint64_t cache_epoch = 1;
+
+void iam_cache_invalidate(void)
+{
+	atomic_fetch_add(&cache_epoch, 1);
+}
+
+static unsigned token_slot(const char *t)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *t; t++) {
+		h ^= (unsigned char)*t;
+		h *= 1099511628211ULL;
+	}
+	return (unsigned)(h % CACHE_SLOTS);
+}
+
+/* Copy cached grants into the arena as an iam_authz. */
+static iam_authz *authz_from(const cached_grant *g, int n, arena *a)
+{
+	iam_authz *z = arena_zalloc(a, sizeof *z);
+	if (!z)
+		return NULL;
+	z->g = n ? arena_alloc(a, sizeof *z->g * (size_t)n) : NULL;
+	if (n && !z->g)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		z->g[i].perm = arena_strdup(a, g[i].perm);
+		z->g[i].path = arena_strdup(a, g[i].path);
+		z->g[i].org_id = g[i].org_id;
+	}
+	z->n = n;
+	return z;
+}
+
+yz_status iam_request_auth(store *s, const iam_policy *p, const char *token, arena *a,
+                           iam_session_info *out, iam_authz **authz, yz_err *e)
+{
+	*authz = NULL;
+	size_t tl = strlen(token);
+	if (tl < 20 || tl > 64)
+		return yz_fail(e, YZ_EUNAUTH, "no session");
+	unsigned k = token_slot(token);
+	uint64_t epoch = atomic_load(&cache_epoch);
+	int64_t now = clock_now_ms();
+	pthread_mutex_lock(&cache_mu);
+	cache_slot *c = &cache[k];
+	if (c->epoch == epoch && now < c->until_ms && !strcmp(c->token, token)) {
+		*out = c->si;
+		*authz = authz_from(c->g, c->n, a);
+		pthread_mutex_unlock(&cache_mu);
+		if (*authz)
+			return YZ_OK;
+	} else {
+		pthread_mutex_unlock(&cache_mu);
+	}
+	/* a miss: the database, then remember the answer */
+	yz_status st = iam_session_resolve(s, p, token, out, e);
+	if (st != YZ_OK)
+		return st;
+	store_conn *conn;
+	st = store_reader(s, &conn, e);
+	if (st == YZ_OK)
+		st = iam_authz_load(conn, out->user_id, a, authz, e);
+	if (st != YZ_OK)
+		return st;
+	const iam_authz *z = *authz;
+	cached_grant *g = z->n ? calloc((size_t)z->n, sizeof *g) : NULL;
+	if (z->n && !g)
+		return YZ_OK; /* no room to cache: answer anyway */
+	for (int i = 0; i < z->n; i++) {
+		yz_strlcpy(g[i].perm, z->g[i].perm, sizeof g[i].perm);
+		yz_strlcpy(g[i].path, z->g[i].path, sizeof g[i].path);
+		g[i].org_id = z->g[i].org_id;
+	}
+	pthread_mutex_lock(&cache_mu);
+	c = &cache[k];
+	free(c->g);
+	yz_strlcpy(c->token, token, sizeof c->token);
+	c->epoch = epoch; /* the epoch read before the database: a change meanwhile wins */
+	c->until_ms = now + IAM_CACHE_MS;
+	c->si = *out;
+	c->g = g;
+	c->n = z->n;
+	pthread_mutex_unlock(&cache_mu);
+	return YZ_OK;
 }

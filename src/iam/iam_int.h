@@ -40,4 +40,11 @@ yz_status iam_org_validate_create(json_t *in, yz_err *e);
 yz_status iam_user_validate_create(json_t *in, yz_err *e);
 yz_status iam_role_validate_create(json_t *in, yz_err *e);
 
+/* After a write that may change who may do what: drop the request cache. */
+static inline yz_status iam_changed(yz_status st)
+{
+	iam_cache_invalidate();
+	return st;
+}
+
 #endif

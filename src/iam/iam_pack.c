@@ -42,7 +42,7 @@ static yz_status load_json(const char *dir, const char *name, json_t **out, yz_e
 	return YZ_OK;
 }
 
-/* Replace in[code_key] (an org code) by in[id_key] (its id). */
+/* Set in[id_key] to the id of the org whose code is in[code_key]. */
 static yz_status resolve_code(store_conn *tx, json_t *in, const char *code_key, const char *id_key,
                               yz_err *e)
 {
@@ -58,8 +58,8 @@ static yz_status resolve_code(store_conn *tx, json_t *in, const char *code_key, 
 	}
 	if (st != YZ_OK)
 		return st;
+	/* the code stays: the job may run again (store.h) and must resolve again */
 	jx_set_int(in, id_key, id);
-	json_object_del(in, code_key);
 	return YZ_OK;
 }
 

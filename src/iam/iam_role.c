@@ -155,7 +155,7 @@ yz_status iam_role_update(store *s, const yz_actor *who, int64_t id, json_t *in,
 	if (st != YZ_OK)
 		return st;
 	role_job j = {who, in, id};
-	return store_write(s, update_job, &j, e);
+	return iam_changed(store_write(s, update_job, &j, e));
 }
 
 static yz_status role_perms(store_conn *c, int64_t id, json_t *o, yz_err *e)

@@ -227,8 +227,8 @@ static yz_status update_job(store_conn *tx, void *arg, yz_err *e)
 {
 	user_job *j = arg;
 	char path[IAM_PATH_MAX];
-	int64_t version;
-	int kind;
+	int64_t version = 0;
+	int kind = 0;
 	yz_status st = load_for_change(tx, j->who, j->id, path, sizeof path, &version, &kind, e);
 	if (st != YZ_OK)
 		return st;
@@ -312,7 +312,7 @@ yz_status iam_user_update(store *s, const yz_actor *who, int64_t id, int64_t ver
 	if (st != YZ_OK)
 		return st;
 	user_job j = {.who = who, .in = in, .id = id, .version = version};
-	return store_write(s, update_job, &j, e);
+	return iam_changed(store_write(s, update_job, &j, e));
 }
 
 typedef struct pw_job {
@@ -328,8 +328,8 @@ static yz_status password_job(store_conn *tx, void *arg, yz_err *e)
 {
 	pw_job *j = arg;
 	char path[IAM_PATH_MAX];
-	int64_t version;
-	int kind;
+	int64_t version = 0;
+	int kind = 0;
 	yz_status st = load_for_change(tx, j->who, j->id, path, sizeof path, &version, &kind, e);
 	if (st != YZ_OK)
 		return st;
@@ -390,7 +390,7 @@ yz_status iam_user_set_password(store *s, const iam_policy *p, const yz_actor *w
 	if (st != YZ_OK)
 		return yz_fail(e, st, "could not hash the password");
 	pw_job j = {who, id, hash, "iam.user.password.reset", false, NULL};
-	return store_write(s, password_job, &j, e);
+	return iam_changed(store_write(s, password_job, &j, e));
 }
 
 yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor *who,
@@ -430,13 +430,13 @@ yz_status iam_user_change_password(store *s, const iam_policy *p, const yz_actor
 	yz_actor self = *who;
 	self.scope.all = true; /* one's own account, whatever one's admin scope */
 	pw_job j = {&self, who->user_id, hash, "iam.user.password.change", false, keep_session};
-	return store_write(s, password_job, &j, e);
+	return iam_changed(store_write(s, password_job, &j, e));
 }
 
 yz_status iam_user_unlock(store *s, const yz_actor *who, int64_t id, yz_err *e)
 {
 	pw_job j = {who, id, NULL, "iam.user.unlock", true, NULL};
-	return store_write(s, password_job, &j, e);
+	return iam_changed(store_write(s, password_job, &j, e));
 }
 
 /* ---- role assignments ---- */
@@ -578,7 +578,7 @@ yz_status iam_user_set_roles(store *s, const yz_actor *who, int64_t id, json_t *
 	if (id == who->user_id)
 		return yz_fail(e, YZ_EREFUSED, "you cannot change your own roles");
 	roles_job j = {who, id, in};
-	return store_write(s, roles_job_fn, &j, e);
+	return iam_changed(store_write(s, roles_job_fn, &j, e));
 }
 
 /* ---- reading ---- */

@@ -3,6 +3,7 @@
  * writer (a commit is on disk when it returns), query_only on readers, and a
  * per-connection cache of prepared statements keyed by SQL text.
  */
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,18 @@ static yz_status sl_simple(sqlite3 *db, const char *sql, yz_err *e)
 	return YZ_OK;
 }
 
+/* No global memory statistics: they take a process-wide mutex on every
+ * SQLite allocation, and every connection here belongs to one thread. Must
+ * run before SQLite initialises, hence once, before the first open. */
+static void sl_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static yz_status sl_connect(store *s, const char *target, bool writer, store_conn **out, yz_err *e)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sl_configure);
 	(void)s;
 	sl_conn *c = calloc(1, sizeof *c);
 	if (!c)

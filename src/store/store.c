@@ -18,7 +18,10 @@ typedef struct job {
 	yz_err *err; /* caller's, may be NULL (detached) */
 	sem_t *done; /* NULL for detached jobs */
 	bool detached;
-	bool barrier; /* store_flush marker: no fn */
+	bool barrier;       /* store_flush marker: no fn */
+	store_done_fn then; /* store_write_then: called after the commit */
+	void *then_arg;
+	yz_err own_err; /* the error of a store_write_then job */
 	struct job *next;
 } job;
 
@@ -253,6 +256,11 @@ static void finish(store *s, job *j)
 		if (j->detached)
 			atomic_fetch_add(&s->detached_failed, 1);
 	}
+	if (j->then) {
+		j->then(j->then_arg, j->st, &j->own_err);
+		free(j);
+		return;
+	}
 	if (j->detached) {
 		free(j);
 		return;
@@ -260,12 +268,55 @@ static void finish(store *s, job *j)
 	sem_post(j->done);
 }
 
-/* Run one batch: every job in its savepoint, one commit. */
+/* The common case first: every job of the batch straight into one
+ * transaction, no savepoints. True when all succeeded and the transaction
+ * is open for the commit. When one job fails, everything is rolled back and
+ * the batch runs again with a savepoint per job (so a job may run twice:
+ * store.h asks jobs to be re-runnable). */
+static bool run_plain(store *s, job *batch)
+{
+	store_conn *c = s->wconn;
+	yz_err e = {0};
+	if (c->be->begin(c, &e) != YZ_OK)
+		return false;
+	for (job *j = batch; j; j = j->next) {
+		if (j->barrier) {
+			j->st = YZ_OK;
+			continue;
+		}
+		yz_err local = {0};
+		yz_err *je = j->err ? j->err : &local;
+		j->st = j->fn(c, j->ctx, je);
+		if (j->st == YZ_OK && je->code != YZ_OK)
+			*je = (yz_err){0};
+		if (j->st != YZ_OK) {
+			yz_err ignore = {0};
+			(void)c->be->rollback(c, &ignore);
+			for (job *k = batch; k; k = k->next) {
+				k->st = YZ_OK;
+				if (k->err)
+					*k->err = (yz_err){0};
+			}
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Run one batch: one commit for all its jobs, each failing job rolled back
+ * alone. */
 static void run_batch(store *s, job *batch, int n)
 {
 	store_conn *c = s->wconn;
 	yz_err e = {0};
-	yz_status st = c->be->begin(c, &e);
+	yz_status st = YZ_OK;
+	if (n > 1 && run_plain(s, batch)) {
+		uint64_t t0 = clock_mono_ns();
+		st = c->be->commit(c, &e);
+		atomic_fetch_add(&s->commit_ns, clock_mono_ns() - t0);
+		goto answer;
+	}
+	st = c->be->begin(c, &e);
 	if (st == YZ_OK) {
 		for (job *j = batch; j; j = j->next) {
 			if (j->barrier) {
@@ -312,6 +363,7 @@ static void run_batch(store *s, job *batch, int n)
 			(void)c->be->rollback(c, &ignore);
 		}
 	}
+answer:
 	atomic_fetch_add(&s->batches, 1);
 	atomic_fetch_add(&s->hist[bucket_of(n)], 1);
 	for (job *j = batch, *next; j; j = next) {
@@ -401,6 +453,20 @@ yz_status store_write_detached(store *s, store_write_fn fn, const void *ctx, siz
 	j->ctx = j + 1;
 	if (ctx_size)
 		memcpy(j->ctx, ctx, ctx_size);
+	yz_status st = enqueue(s, j, e);
+	if (st != YZ_OK)
+		free(j);
+	return st;
+}
+
+yz_status store_write_then(store *s, store_write_fn fn, void *ctx, store_done_fn then, void *arg,
+                           yz_err *e)
+{
+	job *j = malloc(sizeof *j);
+	if (!j)
+		return yz_fail(e, YZ_ENOMEM, "out of memory");
+	*j = (job){.fn = fn, .ctx = ctx, .then = then, .then_arg = arg};
+	j->err = &j->own_err;
 	yz_status st = enqueue(s, j, e);
 	if (st != YZ_OK)
 		free(j);

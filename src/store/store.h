@@ -110,11 +110,23 @@ YZ_MUST_USE yz_status store_query_int(store_conn *c, const char *sql, const stor
  * savepoint), with tx the writer's connection. Return YZ_OK to keep its
  * changes; anything else rolls them back and becomes store_write's result.
  * The function must only touch the database and its ctx: it runs on another
- * thread while the caller waits, and it must not call store_write. */
+ * thread while the caller waits, and it must not call store_write. It must be
+ * re-runnable: when another job of the same batch fails, the batch is rolled
+ * back and run again with a savepoint per job, so a job may run twice (only
+ * the last run's effects and ctx outputs count). */
 typedef yz_status (*store_write_fn)(store_conn *tx, void *ctx, yz_err *e);
 
 /* Queue fn and wait until its transaction is durable (or failed). */
 YZ_MUST_USE yz_status store_write(store *s, store_write_fn fn, void *ctx, yz_err *e);
+/* Queue fn and return at once; then(arg, status, err) is called on the
+ * writer thread once fn's transaction is durable (or failed). For callers
+ * that must not block, such as an event loop answering many requests: then
+ * must be quick (hand the result to another thread) and must not call
+ * store_write. ctx must live until then is called. When queueing fails,
+ * then is not called. */
+typedef void (*store_done_fn)(void *arg, yz_status st, const yz_err *e);
+YZ_MUST_USE yz_status store_write_then(store *s, store_write_fn fn, void *ctx, store_done_fn then,
+                                       void *arg, yz_err *e);
 /* Queue fn without waiting (for bookkeeping such as a session's last-seen
  * time). ctx_size bytes of ctx are copied. Failures only count in stats. */
 YZ_MUST_USE yz_status store_write_detached(store *s, store_write_fn fn, const void *ctx,

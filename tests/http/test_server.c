@@ -5,6 +5,7 @@
  * server on an ephemeral port with a fake authenticator. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -110,6 +111,25 @@ static yz_status rest_get(http_req *r, yz_err *e)
 	return YZ_OK;
 }
 
+/* An async route: answers from another thread after the handler returned. */
+static void *answer_later(void *arg)
+{
+	http_req *r = arg;
+	http_reply_json(r, 202, json_pack("{s:s}", "answered", "later"));
+	http_resume(r);
+	return NULL;
+}
+
+static yz_status async_post(http_req *r, yz_err *e)
+{
+	(void)e;
+	http_defer(r);
+	pthread_t t;
+	pthread_create(&t, NULL, answer_later, r);
+	pthread_detach(t);
+	return YZ_OK;
+}
+
 static void write_file(const char *dir, const char *rel, const char *text)
 {
 	char path[600];
@@ -176,6 +196,8 @@ static int setup(void **state)
 	    {HTTP_GET, "/private", page_hello, "things.write", HTTP_SCOPE_NONE, 0, 0, "private"},
 	    {HTTP_GET, "/mine", page_hello, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0, "mine"},
 	    {HTTP_GET, "/files/{rest...}", rest_get, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 0, "rest"},
+	    {HTTP_POST, "/api/v1/later", async_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_ASYNC, 0,
+	     "async"},
 	};
 	assert_int_equal(http_routes_add(srv, routes, (int)(sizeof routes / sizeof routes[0]), &e),
 	                 YZ_OK);
@@ -464,14 +486,24 @@ static void pages_static_and_headers(void **state)
 	json_decref(doc);
 }
 
+static void deferred_answers(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		resp r;
+		request("POST", "/api/v1/later", "Content-Type: application/json\r\n", "{}", &r);
+		assert_int_equal(r.status, 202);
+		assert_string_equal(r.body, "{\"answered\":\"later\"}");
+		assert_true(has_header(&r, "X-Content-Type-Options: nosniff"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(registration_is_guarded),
-	    cmocka_unit_test(matching_and_errors),
-	    cmocka_unit_test(auth_outcomes),
-	    cmocka_unit_test(csrf_and_bodies),
-	    cmocka_unit_test(pages_static_and_headers),
+	    cmocka_unit_test(deferred_answers),    cmocka_unit_test(registration_is_guarded),
+	    cmocka_unit_test(matching_and_errors), cmocka_unit_test(auth_outcomes),
+	    cmocka_unit_test(csrf_and_bodies),     cmocka_unit_test(pages_static_and_headers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -498,9 +498,9 @@ static void update_with_version(void **state)
 		    iam_user_change_password(f.s, &policy, &me, "nope", "Xinmima#2026", NULL, &e),
 		    YZ_EINVAL);
 		assert_string_equal(e.fields[0].field, "current");
-		assert_int_equal(
-		    iam_user_change_password(f.s, &policy, &me, "Yizhan@2026", "Xinmima#2026", NULL, &e),
-		    YZ_OK);
+		assert_int_equal(iam_user_change_password(f.s, &policy, &me, "Yizhan@2026",
+		                                          "Xinmima#2026", NULL, &e),
+		                 YZ_OK);
 		assert_int_equal(
 		    iam_login(f.s, &policy, &from, "zhoujun.gaj", "Xinmima#2026", NULL, &res, &e),
 		    YZ_OK);
@@ -582,14 +582,54 @@ static void bootstrap_without_pack(void **state)
 	close_fx(&f);
 }
 
+/* The request cache answers from memory but forgets at once when this
+ * process changes who may do what. */
+static void request_cache_follows_changes(void **state)
+{
+	(void)state;
+	fx f;
+	open_fx(&f, "sqlite", true);
+	yz_actor from = from_ip();
+	iam_login_result res;
+	yz_err e = {0};
+	assert_int_equal(
+	    iam_login(f.s, &policy, &from, "chenjing.fgw", "Yizhan@2026", NULL, &res, &e), YZ_OK);
+	iam_session_info si;
+	iam_authz *z;
+	yz_scope sc;
+	assert_int_equal(iam_request_auth(f.s, &policy, res.token, f.a, &si, &z, &e), YZ_OK);
+	assert_false(iam_authz_allows(z, "audit.read", f.a, &sc));
+	/* twice: the second answer comes from the cache and is the same */
+	assert_int_equal(iam_request_auth(f.s, &policy, res.token, f.a, &si, &z, &e), YZ_OK);
+	assert_string_equal(si.login, "chenjing.fgw");
+	/* a grant shows at once */
+	yz_actor sec = as_user(&f, "secadmin", "iam.role.manage");
+	json_t *roles = json_pack("[{s:s, s:s}]", "role", "auditor", "scope", "520100");
+	assert_int_equal(iam_user_set_roles(f.s, &sec, si.user_id, roles, &e), YZ_OK);
+	json_decref(roles);
+	assert_int_equal(iam_request_auth(f.s, &policy, res.token, f.a, &si, &z, &e), YZ_OK);
+	assert_true(iam_authz_allows(z, "audit.read", f.a, &sc));
+	/* logout ends it at once */
+	yz_actor me = as_user(&f, "chenjing.fgw", "workbench.use");
+	assert_int_equal(iam_logout(f.s, &me, si.session, &e), YZ_OK);
+	e = (yz_err){0};
+	assert_int_equal(iam_request_auth(f.s, &policy, res.token, f.a, &si, &z, &e), YZ_EUNAUTH);
+	close_fx(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(demo_pack_loads),          cmocka_unit_test(bad_pack_is_refused_whole),
-	    cmocka_unit_test(login_lockout_and_unlock), cmocka_unit_test(sessions_end),
-	    cmocka_unit_test(scoped_administration),    cmocka_unit_test(roles_and_duties),
-	    cmocka_unit_test(update_with_version),      cmocka_unit_test(org_tree),
+	    cmocka_unit_test(demo_pack_loads),
+	    cmocka_unit_test(bad_pack_is_refused_whole),
+	    cmocka_unit_test(login_lockout_and_unlock),
+	    cmocka_unit_test(sessions_end),
+	    cmocka_unit_test(scoped_administration),
+	    cmocka_unit_test(roles_and_duties),
+	    cmocka_unit_test(update_with_version),
+	    cmocka_unit_test(org_tree),
 	    cmocka_unit_test(bootstrap_without_pack),
+	    cmocka_unit_test(request_cache_follows_changes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -486,6 +486,60 @@ static void acknowledged_writes_survive_kill9(void **state)
 	}
 }
 
+typedef struct then_state {
+	sem_t done;
+	yz_status st;
+	int calls;
+	ins x;
+} then_state;
+
+static void then_cb(void *arg, yz_status st, const yz_err *e)
+{
+	then_state *t = arg;
+	(void)e;
+	t->st = st;
+	t->calls++;
+	sem_post(&t->done);
+}
+
+/* store_write_then answers after the commit, on the writer thread, with the
+ * job's own status; the row is readable by then. */
+static void write_then_answers_after_commit(void **state)
+{
+	(void)state;
+	const char *be[2];
+	int nb = tu_backends(be);
+	for (int b = 0; b < nb; b++) {
+		char target[600];
+		store *s = open_migrated(be[b], target, sizeof target);
+		then_state t = {.x = {"then-1", 5, "", 0, 0}};
+		sem_init(&t.done, 0, 0);
+		yz_err e = {0};
+		assert_int_equal(store_write_then(s, insert_job, &t.x, then_cb, &t, &e), YZ_OK);
+		while (sem_wait(&t.done) != 0)
+			;
+		assert_int_equal(t.st, YZ_OK);
+		assert_int_equal(t.calls, 1);
+		assert_true(t.x.id > 0);
+		store_conn *c;
+		assert_int_equal(store_reader(s, &c, &e), YZ_OK);
+		int64_t n;
+		store_val a[] = {sv_text("then-1")};
+		assert_int_equal(
+		    store_query_int(c, "SELECT n FROM t_item WHERE name = ?", a, 1, &n, &e), YZ_OK);
+		assert_int_equal(n, 5);
+		/* a failing job reports its own error through the callback */
+		assert_int_equal(store_write_then(s, insert_job, &t.x, then_cb, &t, &e), YZ_OK);
+		while (sem_wait(&t.done) != 0)
+			;
+		assert_int_equal(t.st, YZ_ECONFLICT);
+		assert_int_equal(t.calls, 2);
+		sem_destroy(&t.done);
+		store_close(s);
+		tu_drop_db(target);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -496,6 +550,7 @@ int main(void)
 	    cmocka_unit_test(detached_and_flush),
 	    cmocka_unit_test(many_threads_many_writes),
 	    cmocka_unit_test(acknowledged_writes_survive_kill9),
+	    cmocka_unit_test(write_then_answers_after_commit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
