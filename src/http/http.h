@@ -215,7 +215,8 @@ YZ_MUST_USE yz_status http_set_cookie(http_req *r, const char *name, const char 
                                       long max_age, bool http_only);
 /* The handler will answer later, from any thread: it returns YZ_OK now and
  * later sets the response (http_reply_* or http_reply_error) and calls
- * http_resume, exactly once. Only in routes flagged HTTP_ASYNC. */
+ * http_resume, exactly once, after which r is gone. Only in routes flagged
+ * HTTP_ASYNC. */
 void http_defer(http_req *r);
 void http_resume(http_req *r);
 /* A one-time message key shown on the next page (after a redirect). */

@@ -151,7 +151,8 @@ struct http_req {
 	bool set_csrf_cookie;
 
 	/* response */
-	bool deferred; /* http_defer: the answer comes through http_resume */
+	bool deferred;     /* http_defer: the answer comes through http_resume */
+	_Atomic int holds; /* deferred: the dispatcher's and http_resume's; the last one sends */
 	int status;
 	bool replied;
 	kv out_headers[HTTP_MAX_OUT_HEADERS];

@@ -232,6 +232,7 @@ static void req_free(http_req *r)
 static void process(http_req *r);
 static void process_here(http_req *r);
 static void send_cb(evutil_socket_t fd, short what, void *arg);
+static void post_send(http_req *r);
 
 static void enqueue(http_server *s, http_req *r)
 {
@@ -480,24 +481,35 @@ static void process_here(http_req *r)
 	log_set_request_id(r->actor.request_id);
 	(void)http_dispatch_guarded(r);
 	log_set_request_id(NULL);
-	if (r->deferred)
-		return; /* http_resume sends it */
+	if (r->deferred) {
+		/* the answer may already be ready: whoever lets go last sends it */
+		if (atomic_fetch_sub(&r->holds, 1) == 1)
+			send_now(r);
+		return;
+	}
 	http_finish_response(r);
 	send_now(r);
+}
+
+static void post_send(http_req *r)
+{
+	struct timeval zero = {0, 0};
+	if (event_base_once(r->base, -1, EV_TIMEOUT, send_cb, r, &zero) != 0)
+		log_warn("could not hand a response back to its event loop");
 }
 
 void http_defer(http_req *r)
 {
 	r->deferred = true;
 	r->replied = true;
+	atomic_store(&r->holds, 2);
 }
 
 void http_resume(http_req *r)
 {
 	http_finish_response(r);
-	struct timeval zero = {0, 0};
-	if (event_base_once(r->base, -1, EV_TIMEOUT, send_cb, r, &zero) != 0)
-		log_warn("could not hand a response back to its event loop");
+	if (atomic_fetch_sub(&r->holds, 1) == 1)
+		post_send(r);
 }
 
 static void process(http_req *r)
@@ -505,8 +517,11 @@ static void process(http_req *r)
 	log_set_request_id(r->actor.request_id);
 	(void)http_dispatch_guarded(r);
 	log_set_request_id(NULL);
-	if (r->deferred)
-		return; /* http_resume sends it */
+	if (r->deferred) {
+		if (atomic_fetch_sub(&r->holds, 1) == 1)
+			post_send(r);
+		return;
+	}
 	http_finish_response(r);
 	struct timeval zero = {0, 0};
 	if (event_base_once(r->base, -1, EV_TIMEOUT, send_cb, r, &zero) != 0) {
