@@ -49,10 +49,15 @@ static yz_status bench_rows(http_req *r, yz_err *e)
 		return yz_fail(e, YZ_ENOMEM, "out of memory");
 	j->note = http_request_id(r);
 	j->r = r;
-	yz_status st = store_write_then(app->db, insert_row, j, row_done, j, e);
-	if (st == YZ_OK)
-		http_defer(r);
-	return st;
+	/* defer before handing r over: the answer may come before we return */
+	http_defer(r);
+	yz_err qe = {0};
+	if (store_write_then(app->db, insert_row, j, row_done, j, &qe) != YZ_OK) {
+		http_reply_error(r, &qe);
+		http_resume(r);
+	}
+	(void)e;
+	return YZ_OK;
 }
 
 yz_status bench_routes(yz_app *app, yz_err *e)

@@ -213,7 +213,9 @@ void http_reply_error(http_req *r, const yz_err *e);
 void http_set_header(http_req *r, const char *name, const char *value);
 YZ_MUST_USE yz_status http_set_cookie(http_req *r, const char *name, const char *value,
                                       long max_age, bool http_only);
-/* The handler will answer later, from any thread: it returns YZ_OK now and
+/* The handler will answer later, from any thread: it calls http_defer
+ * before it hands r to anyone else (the answer may come before the handler
+ * returns), returns YZ_OK and
  * later sets the response (http_reply_* or http_reply_error) and calls
  * http_resume, exactly once, after which r is gone. Only in routes flagged
  * HTTP_ASYNC. */
