@@ -109,6 +109,7 @@ typedef struct kv {
 
 struct http_req {
 	http_server *srv;
+	io_thread *io; /* the loop that owns the connection (and the pool it returns to) */
 	struct evhttp_request *ev;
 	struct event_base *base;
 	arena *a;

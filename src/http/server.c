@@ -39,7 +39,11 @@ struct io_thread {
 	pthread_t tid;
 	struct event_base *base;
 	struct evhttp *http;
+	http_req *pool; /* finished requests kept for reuse; touched only by this loop */
+	int npool;
 };
+
+#define REQ_POOL_MAX 128
 
 /* ---- built-in routes ---- */
 
@@ -229,6 +233,41 @@ static void req_free(http_req *r)
 	free(r);
 }
 
+/* A request object from the loop's pool (arena kept, reset), or a new one. */
+static http_req *req_get(io_thread *io)
+{
+	http_req *r = io->pool;
+	if (r) {
+		io->pool = r->next_q;
+		io->npool--;
+		arena *a = r->a;
+		arena_reset(a);
+		memset(r, 0, sizeof *r);
+		r->a = a;
+		return r;
+	}
+	r = calloc(1, sizeof *r);
+	if (r && !(r->a = arena_new(16u << 20))) {
+		free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* Back to the pool of the loop that owns it (only ever called on that loop). */
+static void req_put(http_req *r)
+{
+	io_thread *io = r->io;
+	if (!io || io->npool >= REQ_POOL_MAX) {
+		req_free(r);
+		return;
+	}
+	buf_free(&r->out);
+	r->next_q = io->pool;
+	io->pool = r;
+	io->npool++;
+}
+
 static void process(http_req *r);
 static void process_here(http_req *r);
 static void send_cb(evutil_socket_t fd, short what, void *arg);
@@ -251,15 +290,14 @@ static void gencb(struct evhttp_request *ev, void *arg)
 {
 	io_thread *io = arg;
 	http_server *s = io->srv;
-	http_req *r = calloc(1, sizeof *r);
-	arena *a = r ? arena_new(16u << 20) : NULL;
-	if (!a) {
-		free(r);
+	http_req *r = req_get(io);
+	if (!r) {
 		evhttp_send_error(ev, 503, "Service Unavailable");
 		return;
 	}
+	arena *a = r->a;
 	atomic_fetch_add(&s->in_flight, 1);
-	r->a = a;
+	r->io = io;
 	r->srv = s;
 	r->ev = ev;
 	r->base = io->base;
@@ -596,7 +634,7 @@ static void send_now(http_req *r)
 	http_metrics_record(r->srv, r->route, r->status, dur);
 	access_log(r, dur, n);
 	atomic_fetch_sub(&r->srv->in_flight, 1);
-	req_free(r);
+	req_put(r);
 }
 
 /* ---- lifecycle ---- */
@@ -745,6 +783,11 @@ void http_server_free(http_server *s)
 		}
 	}
 	for (int i = 0; s->io && i < s->nio; i++) {
+		while (s->io[i].pool) {
+			http_req *r = s->io[i].pool;
+			s->io[i].pool = r->next_q;
+			req_free(r);
+		}
 		if (s->io[i].http)
 			evhttp_free(s->io[i].http);
 		if (s->io[i].base)
