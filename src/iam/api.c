@@ -58,6 +58,45 @@ static void reply_created(http_req *r, const char *kind, int64_t id, json_t *bod
 	http_reply_json(r, 201, body);
 }
 
+/* The iam readers, one shape: read object id within scope. */
+typedef yz_status (*iam_getter)(store_conn *c, const yz_scope *scope, int64_t id, json_t **out,
+                                yz_err *e);
+
+static yz_status role_get_any_scope(store_conn *c, const yz_scope *scope, int64_t id, json_t **out,
+                                    yz_err *e)
+{
+	(void)scope; /* roles are city-wide */
+	return iam_role_get(c, id, out, e);
+}
+
+/* Read the object back and answer with it (an ETag from its version when it
+ * has one): 200, or 201 with Location when `created` names the collection.
+ * An error already in st passes through. */
+static yz_status answer_one(http_req *r, yz_status st, iam_getter get, int64_t id,
+                            const yz_scope *scope, const char *created, yz_err *e)
+{
+	store_conn *c;
+	json_t *o;
+	if (st == YZ_OK)
+		st = reader(r, &c, e);
+	if (st == YZ_OK)
+		st = get(c, scope, id, &o, e);
+	if (st != YZ_OK)
+		return st;
+	if (json_is_integer(json_object_get(o, "version"))) {
+		char etag[32];
+		snprintf(etag, sizeof etag, "\"%lld\"", (long long)jx_int(o, "version", 0));
+		http_set_header(r, "ETag", etag);
+	}
+	if (created)
+		reply_created(r, created, id, o);
+	else
+		http_reply_json(r, 200, o);
+	return YZ_OK;
+}
+
+static const yz_scope scope_all = {.all = true};
+
 /* ---- session ---- */
 
 static yz_status session_create(http_req *r, yz_err *e)
@@ -159,17 +198,9 @@ static yz_status orgs_list(http_req *r, yz_err *e)
 
 static yz_status orgs_get(http_req *r, yz_err *e)
 {
-	int64_t id;
-	store_conn *c;
-	json_t *o;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_org_get(c, &http_actor(r)->scope, id, &o, e);
-	if (st == YZ_OK)
-		http_reply_json(r, 200, o);
-	return st;
+	return answer_one(r, st, iam_org_get, id, &http_actor(r)->scope, NULL, e);
 }
 
 static yz_status orgs_create(http_req *r, yz_err *e)
@@ -178,24 +209,15 @@ static yz_status orgs_create(http_req *r, yz_err *e)
 	yz_status st = http_json(r, &in, e);
 	if (st != YZ_OK)
 		return st;
-	int64_t id;
+	int64_t id = 0;
 	st = iam_org_create(app_of(r)->db, http_actor(r), in, &id, e);
 	json_decref(in);
-	store_conn *c;
-	json_t *o;
-	yz_scope all = {.all = true};
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_org_get(c, &all, id, &o, e);
-	if (st == YZ_OK)
-		reply_created(r, "orgs", id, o);
-	return st;
+	return answer_one(r, st, iam_org_get, id, &scope_all, "orgs", e);
 }
 
 static yz_status orgs_update(http_req *r, yz_err *e)
 {
-	int64_t id;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
 	json_t *in = NULL;
 	if (st == YZ_OK)
@@ -203,15 +225,7 @@ static yz_status orgs_update(http_req *r, yz_err *e)
 	if (st == YZ_OK)
 		st = iam_org_update(app_of(r)->db, http_actor(r), id, in, e);
 	json_decref(in);
-	store_conn *c;
-	json_t *o;
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_org_get(c, &http_actor(r)->scope, id, &o, e);
-	if (st == YZ_OK)
-		http_reply_json(r, 200, o);
-	return st;
+	return answer_one(r, st, iam_org_get, id, &http_actor(r)->scope, NULL, e);
 }
 
 /* ---- users ---- */
@@ -239,21 +253,9 @@ static yz_status users_list(http_req *r, yz_err *e)
 
 static yz_status users_get(http_req *r, yz_err *e)
 {
-	int64_t id;
-	store_conn *c;
-	json_t *o;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_user_get(c, &http_actor(r)->scope, id, &o, e);
-	if (st == YZ_OK) {
-		char etag[32];
-		snprintf(etag, sizeof etag, "\"%lld\"", (long long)jx_int(o, "version", 0));
-		http_set_header(r, "ETag", etag);
-		http_reply_json(r, 200, o);
-	}
-	return st;
+	return answer_one(r, st, iam_user_get, id, &http_actor(r)->scope, NULL, e);
 }
 
 static yz_status users_create(http_req *r, yz_err *e)
@@ -262,19 +264,10 @@ static yz_status users_create(http_req *r, yz_err *e)
 	yz_status st = http_json(r, &in, e);
 	if (st != YZ_OK)
 		return st;
-	int64_t id;
+	int64_t id = 0;
 	st = iam_user_create(app_of(r)->db, &app_of(r)->policy, http_actor(r), in, &id, e);
 	json_decref(in);
-	store_conn *c;
-	json_t *o;
-	yz_scope all = {.all = true};
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_user_get(c, &all, id, &o, e);
-	if (st == YZ_OK)
-		reply_created(r, "users", id, o);
-	return st;
+	return answer_one(r, st, iam_user_get, id, &scope_all, "users", e);
 }
 
 /* If-Match: "<version>" (optional). */
@@ -292,7 +285,7 @@ static int64_t if_match_version(http_req *r)
 
 static yz_status users_update(http_req *r, yz_err *e)
 {
-	int64_t id;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
 	json_t *in = NULL;
 	if (st == YZ_OK)
@@ -303,20 +296,12 @@ static yz_status users_update(http_req *r, yz_err *e)
 	if (st == YZ_OK)
 		st = iam_user_update(app_of(r)->db, http_actor(r), id, version, in, e);
 	json_decref(in);
-	store_conn *c;
-	json_t *o;
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_user_get(c, &http_actor(r)->scope, id, &o, e);
-	if (st == YZ_OK)
-		http_reply_json(r, 200, o);
-	return st;
+	return answer_one(r, st, iam_user_get, id, &http_actor(r)->scope, NULL, e);
 }
 
 static yz_status users_password(http_req *r, yz_err *e)
 {
-	int64_t id;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
 	json_t *in = NULL;
 	if (st == YZ_OK)
@@ -336,7 +321,7 @@ static yz_status users_password(http_req *r, yz_err *e)
 
 static yz_status users_unlock(http_req *r, yz_err *e)
 {
-	int64_t id;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
 	if (st == YZ_OK)
 		st = iam_user_unlock(app_of(r)->db, http_actor(r), id, e);
@@ -347,7 +332,7 @@ static yz_status users_unlock(http_req *r, yz_err *e)
 
 static yz_status users_roles(http_req *r, yz_err *e)
 {
-	int64_t id;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
 	json_t *in = NULL;
 	if (st == YZ_OK)
@@ -360,16 +345,7 @@ static yz_status users_roles(http_req *r, yz_err *e)
 		st = iam_user_set_roles(app_of(r)->db, http_actor(r), id,
 		                        json_object_get(in, "roles"), e);
 	json_decref(in);
-	store_conn *c;
-	json_t *o;
-	yz_scope all = {.all = true};
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_user_get(c, &all, id, &o, e);
-	if (st == YZ_OK)
-		http_reply_json(r, 200, o);
-	return st;
+	return answer_one(r, st, iam_user_get, id, &scope_all, NULL, e);
 }
 
 /* ---- roles ---- */
@@ -388,17 +364,9 @@ static yz_status roles_list(http_req *r, yz_err *e)
 
 static yz_status roles_get(http_req *r, yz_err *e)
 {
-	int64_t id;
-	store_conn *c;
-	json_t *o;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_role_get(c, id, &o, e);
-	if (st == YZ_OK)
-		http_reply_json(r, 200, o);
-	return st;
+	return answer_one(r, st, role_get_any_scope, id, &scope_all, NULL, e);
 }
 
 static yz_status roles_create(http_req *r, yz_err *e)
@@ -407,23 +375,15 @@ static yz_status roles_create(http_req *r, yz_err *e)
 	yz_status st = http_json(r, &in, e);
 	if (st != YZ_OK)
 		return st;
-	int64_t id;
+	int64_t id = 0;
 	st = iam_role_create(app_of(r)->db, http_actor(r), in, &id, e);
 	json_decref(in);
-	store_conn *c;
-	json_t *o;
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_role_get(c, id, &o, e);
-	if (st == YZ_OK)
-		reply_created(r, "roles", id, o);
-	return st;
+	return answer_one(r, st, role_get_any_scope, id, &scope_all, "roles", e);
 }
 
 static yz_status roles_update(http_req *r, yz_err *e)
 {
-	int64_t id;
+	int64_t id = 0;
 	yz_status st = http_param_id(r, "id", &id, e);
 	json_t *in = NULL;
 	if (st == YZ_OK)
@@ -431,15 +391,7 @@ static yz_status roles_update(http_req *r, yz_err *e)
 	if (st == YZ_OK)
 		st = iam_role_update(app_of(r)->db, http_actor(r), id, in, e);
 	json_decref(in);
-	store_conn *c;
-	json_t *o;
-	if (st == YZ_OK)
-		st = reader(r, &c, e);
-	if (st == YZ_OK)
-		st = iam_role_get(c, id, &o, e);
-	if (st == YZ_OK)
-		http_reply_json(r, 200, o);
-	return st;
+	return answer_one(r, st, role_get_any_scope, id, &scope_all, NULL, e);
 }
 
 static yz_status perms_list(http_req *r, yz_err *e)
