@@ -25,6 +25,9 @@
 #include "core/jx.h"
 #include "core/log.h"
 #include "core/slice.h"
+#include "flow/calendar.h"
+#include "flow/flow.h"
+#include "flow/flow_api.h"
 #include "portal/portal.h"
 
 #define YIZHAN_VERSION "0.1.0"
@@ -40,6 +43,18 @@ static const iam_perm_decl iam_perms[] = {
     {"iam.user.read", "perm.iam.user.read"}, {"iam.user.manage", "perm.iam.user.manage"},
     {"iam.role.read", "perm.iam.role.read"}, {"iam.role.manage", "perm.iam.role.manage"},
 };
+
+static const iam_perm_decl flow_perms[] = {
+    {"flow.read", "perm.flow.read"},
+    {"flow.admin", "perm.flow.admin"},
+};
+
+static const yz_job flow_jobs[] = {
+    {"flow.timers", 1, flow_timer_job},
+};
+
+/* The project's own holiday data, beside the program like web/ and packs/. */
+static char calendar_file[CONF_PATH_MAX + 64] = "data/calendar/cn-notices.txt";
 
 static const iam_perm_decl audit_perms[] = {
     {"audit.read", "perm.audit.read"},
@@ -92,6 +107,10 @@ static const yz_module modules[] = {
      1},
     {"iam", iam_migrations, &iam_nmigrations, iam_perms,
      (int)(sizeof iam_perms / sizeof iam_perms[0]), iam_routes, iam_pack, NULL, 0},
+    /* engines */
+    {"calendar", calendar_migrations, &calendar_nmigrations, NULL, 0, NULL, NULL, NULL, 0},
+    {"flow", flow_migrations, &flow_nmigrations, flow_perms,
+     (int)(sizeof flow_perms / sizeof flow_perms[0]), flow_routes, flow_load_pack, flow_jobs, 1},
     /* domains */
     {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
      NULL, 0},
@@ -175,6 +194,7 @@ static yz_status configure(yz_app *app, int *argc, char **argv, yz_err *e)
 	log_set_level_name(app->cfg.log_level);
 	resolve_asset_dir(app->cfg.web, sizeof app->cfg.web);
 	resolve_asset_dir(app->cfg.packs, sizeof app->cfg.packs);
+	resolve_asset_dir(calendar_file, sizeof calendar_file);
 	app->policy = (iam_policy){
 	    .pbkdf2_iterations = app->cfg.pbkdf2_iterations,
 	    .lockout_failures = app->cfg.lockout_failures,
@@ -211,7 +231,34 @@ static yz_status migrate_all(yz_app *app, yz_err *e)
 		}
 		iam_perms_register(m->perms, m->nperms);
 	}
-	return YZ_OK;
+	/* the holiday notices shipped with this release (idempotent) */
+	return calendar_seed(app->db, calendar_file, e);
+}
+
+/* The engine's calendar and definitions, as the database holds them now. */
+static calendar *loaded_cal;
+
+static yz_status flow_ready(yz_app *app, yz_err *e)
+{
+	calendar *cal;
+	yz_status st = calendar_load(app->db, &cal, e);
+	if (st != YZ_OK)
+		return st;
+	flow_env env = {.cal = cal, .hours = calendar_default_hours()};
+	flow_set_env(&env);
+	calendar_free(loaded_cal);
+	loaded_cal = cal;
+	flow_defs_clear();
+	return flow_defs_restore(app->db, e);
+}
+
+static void flow_unready(void)
+{
+	flow_env none = {0};
+	flow_set_env(&none);
+	flow_defs_clear();
+	calendar_free(loaded_cal);
+	loaded_cal = NULL;
 }
 
 /* ---- init ---- */
@@ -267,6 +314,8 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 		rc = die(&e, "cannot create the platform key");
 	} else if (audit_load_signer(app->db, app->cfg.data, &e) != YZ_OK) {
 		rc = die(&e, "cannot load the platform key");
+	} else if (flow_ready(app, &e) != YZ_OK) {
+		rc = die(&e, "cannot load the calendar");
 	}
 	if (rc == 0 && conf_is_postgres(&app->cfg)) {
 		/* remember the database so that `serve --data DIR` finds it */
@@ -315,6 +364,7 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 	}
 	json_decref(report);
 	audit_unload_signer();
+	flow_unready();
 	store_close(app->db);
 	return rc;
 }
@@ -477,6 +527,12 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		rc = die(&e, "migration failed");
 	if (rc == 0 && audit_load_signer(app->db, app->cfg.data, &e) != YZ_OK)
 		rc = die(&e, "cannot load the platform key");
+	if (rc == 0 && flow_ready(app, &e) != YZ_OK)
+		rc = die(&e, "cannot load the calendar and the flow definitions");
+	/* timers that came due while the program was down fire before serving */
+	int fired = 0;
+	if (rc == 0 && flow_sweep(app->db, clock_now_ms(), 100000, &fired, &e) != YZ_OK)
+		rc = die(&e, "cannot fire the timers that are due");
 	json_t *site = NULL;
 	if (rc == 0 && portal_settings(app->db, &site, &e) != YZ_OK)
 		rc = die(&e, "cannot read the site settings");
@@ -548,6 +604,7 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 			log_error("final audit checkpoint failed: %s", ce.msg);
 	}
 	audit_unload_signer();
+	flow_unready();
 	store_close(app->db);
 	json_decref(app->site);
 	return rc;
@@ -610,6 +667,42 @@ static int cmd_routes(yz_app *app)
 	return 0;
 }
 
+/* After an imported notice changed days: the calendar and every open
+ * deadline that depends on it. */
+static yz_status calendar_changed(void *arg, store *s, const int64_t *days, int ndays, FILE *out,
+                                  yz_err *e)
+{
+	yz_app *app = arg;
+	(void)days;
+	(void)s;
+	yz_status st = flow_ready(app, e);
+	int64_t moved = 0;
+	yz_actor who = actor_system("calendar");
+	if (st == YZ_OK)
+		st = flow_recompute_deadlines(app->db, &who, &moved, e);
+	if (st == YZ_OK)
+		fprintf(out, "%d days changed; %lld deadlines of open flows recomputed\n", ndays,
+		        (long long)moved);
+	return st;
+}
+
+static int cmd_calendar(yz_app *app, int argc, char **argv)
+{
+	yz_err e = {0};
+	store *s = NULL;
+	if (open_store(app, false, &e) == YZ_OK && migrate_all(app, &e) == YZ_OK)
+		s = app->db;
+	else if (app->db) {
+		store_close(app->db);
+		app->db = NULL;
+	}
+	calendar_cli_opts o = {.on_change = calendar_changed, .arg = app};
+	int rc = calendar_cli_run(s, calendar_file, argc, argv, &o);
+	flow_unready();
+	store_close(app->db);
+	return rc;
+}
+
 static void usage(void)
 {
 	puts("yizhan " YIZHAN_VERSION " — a city's e-government platform in one program\n\n"
@@ -618,6 +711,8 @@ static void usage(void)
 	     "  serve                serve the portal, the workbench and the API\n"
 	     "  migrate              bring the database schema up to date\n"
 	     "  audit verify         check the audit chain; exit 0 when sound, 1 when not\n"
+	     "  calendar ...         working days: is-workday DATE, add-workdays DATE N, import "
+	     "FILE\n"
 	     "  routes               list every route with its permission and scope\n"
 	     "  version              print the version\n\n"
 	     "Common options: --data DIR (default var), --db postgresql://... (default SQLite in\n"
@@ -651,6 +746,8 @@ int main(int argc, char **argv)
 		return cmd_migrate(&app);
 	if (!strcmp(cmd, "routes"))
 		return cmd_routes(&app);
+	if (!strcmp(cmd, "calendar"))
+		return cmd_calendar(&app, n, args);
 	fprintf(stderr, "yizhan: unknown command %s (try yizhan --help)\n", cmd);
 	return 2;
 }

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "core/log.h"
+#include "iam/iam.h"
 
 char *tu_tmpdir(void)
 {
@@ -134,4 +135,35 @@ __attribute__((constructor)) static void tu_log_level(void)
 	const char *l = getenv("YIZHAN_LOG_LEVEL");
 	if (l)
 		log_set_level_name(l);
+}
+
+void tu_register_pack_perms(const char *pack_rel)
+{
+	static char names[128][64];
+	static iam_perm_decl decl[128];
+	char rel[512];
+	snprintf(rel, sizeof rel, "%s/roles.json", pack_rel);
+	json_error_t je;
+	json_t *doc = json_load_file(tu_src(rel), 0, &je);
+	if (!doc)
+		fail_msg("%s: %s", rel, je.text);
+	json_t *roles = json_is_array(doc) ? doc : json_object_get(doc, "roles");
+	int n = 0;
+	size_t i, k;
+	json_t *r, *p;
+	json_array_foreach (roles, i, r) {
+		json_array_foreach (json_object_get(r, "permissions"), k, p) {
+			const char *name = json_string_value(p);
+			bool seen = false;
+			for (int j = 0; j < n && !seen; j++)
+				seen = !strcmp(names[j], name);
+			if (!seen && name && n < 128) {
+				yz_strlcpy(names[n], name, sizeof names[n]);
+				decl[n] = (iam_perm_decl){names[n], ""};
+				n++;
+			}
+		}
+	}
+	json_decref(doc);
+	iam_perms_register(decl, n);
 }

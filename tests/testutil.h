@@ -39,4 +39,8 @@ void tu_exec_sql(store *s, const char *sql);
 /* Path of a file in the source tree (YIZHAN_SOURCE_ROOT). Static buffer. */
 const char *tu_src(const char *rel);
 
+/* Register every permission the roles of a pack (a path under the source
+ * root, e.g. "packs/demo-city") grant, as the modules would at start. */
+void tu_register_pack_perms(const char *pack_rel);
+
 #endif

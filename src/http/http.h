@@ -193,6 +193,10 @@ const char *http_lang(http_req *r); /* "zh-CN" or "en" */
 bool http_is_api(http_req *r);
 /* Does the signed-in user hold perm (any scope)? */
 bool http_can(http_req *r, const char *perm);
+/* Whether the signed-in user holds perm, and the scope where (for a route
+ * whose own permission is broader, e.g. a page anyone signed in may open but
+ * which shows more to holders of perm). */
+bool http_scope_for(http_req *r, const char *perm, yz_scope *out);
 /* Translate a message key for the request's language. */
 const char *http_t(http_req *r, const char *key);
 const http_server *http_server_of(http_req *r);
@@ -229,6 +233,9 @@ void http_flash(http_req *r, const char *message_key);
  * label (message keys "field.<scope>.<name>" when label_scope is given and
  * present, else "field.<name>"; and "rule.<rule>"). */
 json_t *http_error_data(http_req *r, const yz_err *e, const char *label_scope);
+/* The same with labels given for some fields ({field: label}), e.g. the
+ * labels a flow definition declares for its form. */
+json_t *http_error_data_with(http_req *r, const yz_err *e, const char *label_scope, json_t *labels);
 /* The form's fields as a JSON object of strings (first value of each name,
  * without _csrf), to re-fill a form or to hand to a domain function. */
 json_t *http_form_json(const form *f);

@@ -209,3 +209,11 @@ const char *http_t(http_req *r, const char *key)
 {
 	return tmpl_message(r->srv->tmpl, r->lang, key);
 }
+
+bool http_scope_for(http_req *r, const char *perm, yz_scope *out)
+{
+	*out = (yz_scope){0};
+	if (!r->signed_in || !r->srv->has_auth)
+		return false;
+	return r->srv->auth.allowed(r->srv->auth.ctx, &r->user, perm, r->a, out);
+}

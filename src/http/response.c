@@ -353,6 +353,11 @@ static char *fill(arena *a, const char *tmpl, const char *label, const char *exp
 
 json_t *http_error_data(http_req *r, const yz_err *e, const char *label_scope)
 {
+	return http_error_data_with(r, e, label_scope, NULL);
+}
+
+json_t *http_error_data_with(http_req *r, const yz_err *e, const char *label_scope, json_t *labels)
+{
 	json_t *d = json_object();
 	jx_set_str(d, "message", e->msg);
 	json_t *list = json_array(), *map = json_object();
@@ -360,8 +365,8 @@ json_t *http_error_data(http_req *r, const yz_err *e, const char *label_scope)
 	for (int i = 0; i < n; i++) {
 		const yz_field_err *f = &e->fields[i];
 		char key[128];
-		const char *label = NULL;
-		if (label_scope) {
+		const char *label = labels ? jx_str(labels, f->field, NULL) : NULL;
+		if (!label && label_scope) {
 			snprintf(key, sizeof key, "field.%s.%s", label_scope, f->field);
 			label = http_t(r, key);
 			if (!strcmp(label, key))

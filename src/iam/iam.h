@@ -205,6 +205,27 @@ bool iam_authz_allows(const iam_authz *z, const char *perm, arena *a, yz_scope *
 /* {perm: [org paths]} for /api/v1/me. */
 json_t *iam_authz_json(const iam_authz *z);
 
+/* ---- for engines that route work to people ---- */
+
+/* A user's role assignments: role code and the org subtree it applies to. */
+typedef struct iam_grant {
+	const char *role;
+	int64_t org_id;
+	const char *path;
+} iam_grant;
+YZ_MUST_USE yz_status iam_user_roles(store_conn *c, int64_t user_id, arena *a, iam_grant **out,
+                                     int *n, yz_err *e);
+/* id, org and org path of an active user by login (YZ_ENOTFOUND otherwise). */
+YZ_MUST_USE yz_status iam_user_find(store_conn *c, const char *login, int64_t *id, int64_t *org_id,
+                                    char *org_path, size_t cap, yz_err *e);
+/* Active users holding role within a scope covering org_path (for copies and
+ * alerts): ids in the arena. */
+YZ_MUST_USE yz_status iam_role_holders(store_conn *c, const char *role, const char *org_path,
+                                       arena *a, int64_t **ids, int *n, yz_err *e);
+/* Whether a role or an org code exists (for definition checks). */
+bool iam_role_exists(store_conn *c, const char *code);
+bool iam_org_exists(store_conn *c, const char *code);
+
 /* ---- data packs and first operator ---- */
 
 /* Load orgs.json, roles.json and users.json from a pack directory. */

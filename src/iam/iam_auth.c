@@ -537,3 +537,122 @@ yz_status iam_request_auth(store *s, const iam_policy *p, const char *token, are
 	pthread_mutex_unlock(&cache_mu);
 	return YZ_OK;
 }
+
+/* ---- for engines that route work ---- */
+
+yz_status iam_user_roles(store_conn *c, int64_t user_id, arena *a, iam_grant **out, int *n,
+                         yz_err *e)
+{
+	*out = NULL;
+	*n = 0;
+	store_rows *r;
+	store_val args[] = {sv_int(user_id)};
+	yz_status st =
+	    store_query(c,
+	                "SELECT r.code, o.id, o.path FROM iam_user_role ur JOIN iam_role r "
+	                "ON r.id = ur.role_id JOIN iam_org o ON o.id = ur.scope_org_id "
+	                "JOIN iam_user u ON u.id = ur.user_id WHERE ur.user_id = ? AND "
+	                "u.status = 'active'",
+	                args, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	int cap = 0;
+	while (store_next(r)) {
+		if (*n == cap) {
+			int nc = cap ? cap * 2 : 8;
+			iam_grant *g = arena_alloc(a, sizeof *g * (size_t)nc);
+			if (!g)
+				break;
+			if (*n)
+				memcpy(g, *out, sizeof *g * (size_t)*n);
+			*out = g;
+			cap = nc;
+		}
+		iam_grant *g = &(*out)[(*n)++];
+		g->role = arena_strdup(a, store_col_text(r, 0));
+		g->org_id = store_col_int(r, 1);
+		g->path = arena_strdup(a, store_col_text(r, 2));
+	}
+	return store_rows_close(r, e);
+}
+
+yz_status iam_user_find(store_conn *c, const char *login, int64_t *id, int64_t *org_id,
+                        char *org_path, size_t cap, yz_err *e)
+{
+	store_rows *r;
+	store_val a[] = {sv_text(login)};
+	yz_status st =
+	    store_query(c,
+	                "SELECT u.id, COALESCE(u.org_id, 0), COALESCE(o.path, '') FROM "
+	                "iam_user u LEFT JOIN iam_org o ON o.id = u.org_id WHERE u.login = "
+	                "? AND u.status = 'active'",
+	                a, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	bool found = store_next(r);
+	if (found) {
+		*id = store_col_int(r, 0);
+		*org_id = store_col_int(r, 1);
+		yz_strlcpy(org_path, store_col_text(r, 2), cap);
+	}
+	st = store_rows_close(r, e);
+	if (st == YZ_OK && !found)
+		st = yz_fail(e, YZ_ENOTFOUND, "no active user %s", login);
+	return st;
+}
+
+yz_status iam_role_holders(store_conn *c, const char *role, const char *org_path, arena *a,
+                           int64_t **ids, int *n, yz_err *e)
+{
+	*ids = NULL;
+	*n = 0;
+	store_rows *r;
+	store_val args[] = {sv_text(role)};
+	yz_status st =
+	    store_query(c,
+	                "SELECT DISTINCT ur.user_id, o.path FROM iam_user_role ur JOIN "
+	                "iam_role r ON r.id = ur.role_id JOIN iam_org o ON o.id = "
+	                "ur.scope_org_id JOIN iam_user u ON u.id = ur.user_id WHERE r.code = ? "
+	                "AND u.status = 'active' ORDER BY ur.user_id",
+	                args, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	int cap = 0;
+	while (store_next(r)) {
+		const char *scope = store_col_text(r, 1);
+		if (strncmp(org_path, scope, strlen(scope)) != 0)
+			continue;
+		int64_t uid = store_col_int(r, 0);
+		if (*n && (*ids)[*n - 1] == uid)
+			continue;
+		if (*n == cap) {
+			int nc = cap ? cap * 2 : 8;
+			int64_t *x = arena_alloc(a, sizeof *x * (size_t)nc);
+			if (!x)
+				break;
+			if (*n)
+				memcpy(x, *ids, sizeof *x * (size_t)*n);
+			*ids = x;
+			cap = nc;
+		}
+		(*ids)[(*n)++] = uid;
+	}
+	return store_rows_close(r, e);
+}
+
+static bool exists_code(store_conn *c, const char *sql, const char *code)
+{
+	int64_t n = 0;
+	store_val a[] = {sv_text(code)};
+	return store_query_int(c, sql, a, 1, &n, NULL) == YZ_OK && n > 0;
+}
+
+bool iam_role_exists(store_conn *c, const char *code)
+{
+	return exists_code(c, "SELECT COUNT(*) FROM iam_role WHERE code = ?", code);
+}
+
+bool iam_org_exists(store_conn *c, const char *code)
+{
+	return exists_code(c, "SELECT COUNT(*) FROM iam_org WHERE code = ?", code);
+}

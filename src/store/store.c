@@ -234,6 +234,11 @@ yz_status store_query_int(store_conn *c, const char *sql, const store_val *args,
 	return found ? YZ_OK : yz_fail(e, YZ_ENOTFOUND, "no row");
 }
 
+const char *store_id_type(store_conn *c)
+{
+	return c->be->id_type;
+}
+
 yz_status store_exec_script(store_conn *c, const char *sql, yz_err *e)
 {
 	return c->be->script(c, sql, e);

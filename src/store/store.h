@@ -148,6 +148,10 @@ YZ_MUST_USE yz_status store_migrate(store *s, const char *module, const store_mi
 YZ_MUST_USE yz_status store_migration_version(store *s, const char *module, int *version,
                                               yz_err *e);
 
+/* The engine's type for an auto-increment 64-bit primary key (what {{id}}
+ * expands to), for tables a module creates at run time. */
+const char *store_id_type(store_conn *c);
+
 /* Run a script of several statements without parameters (tests, tooling). */
 YZ_MUST_USE yz_status store_exec_script(store_conn *c, const char *sql, yz_err *e);
 

@@ -40,6 +40,7 @@ typedef struct fx {
 static void open_fx(fx *f, const char *backend, bool pack)
 {
 	iam_perms_register(perms, (int)(sizeof perms / sizeof perms[0]));
+	tu_register_pack_perms("packs/demo-city");
 	f->s = tu_open_store(backend, f->target, sizeof f->target);
 	f->a = arena_new(0);
 	yz_err e = {0};
