@@ -50,6 +50,8 @@ yz_status iam_routes(yz_app *app, yz_err *e);
 yz_status audit_routes(yz_app *app, yz_err *e);
 yz_status portal_routes(yz_app *app, yz_err *e);
 yz_status bench_routes(yz_app *app, yz_err *e);
+yz_status notify_routes(yz_app *app, yz_err *e);
+yz_status notify_job(yz_app *app, yz_err *e);
 extern const store_migration bench_migrations[];
 extern const int bench_nmigrations;
 

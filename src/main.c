@@ -28,6 +28,7 @@
 #include "flow/calendar.h"
 #include "flow/flow.h"
 #include "flow/flow_api.h"
+#include "notify/notify.h"
 #include "portal/portal.h"
 
 #define YIZHAN_VERSION "0.1.0"
@@ -44,13 +45,24 @@ static const iam_perm_decl iam_perms[] = {
     {"iam.role.read", "perm.iam.role.read"}, {"iam.role.manage", "perm.iam.role.manage"},
 };
 
+static const iam_perm_decl notify_perms[] = {
+    {"notify.manage", "perm.notify.manage"},
+};
+
+static const yz_job notify_jobs[] = {
+    {"notify.deliver", 1, notify_job},
+};
+
 static const iam_perm_decl flow_perms[] = {
     {"flow.read", "perm.flow.read"},
     {"flow.admin", "perm.flow.admin"},
 };
 
+static yz_status calendar_reload_job(yz_app *app, yz_err *e);
+
 static const yz_job flow_jobs[] = {
     {"flow.timers", 1, flow_timer_job},
+    {"calendar.reload", 10, calendar_reload_job},
 };
 
 /* The project's own holiday data, beside the program like web/ and packs/. */
@@ -108,9 +120,12 @@ static const yz_module modules[] = {
     {"iam", iam_migrations, &iam_nmigrations, iam_perms,
      (int)(sizeof iam_perms / sizeof iam_perms[0]), iam_routes, iam_pack, NULL, 0},
     /* engines */
+    {"notify", notify_migrations, &notify_nmigrations, notify_perms, 1, notify_routes, NULL,
+     notify_jobs, 1},
     {"calendar", calendar_migrations, &calendar_nmigrations, NULL, 0, NULL, NULL, NULL, 0},
     {"flow", flow_migrations, &flow_nmigrations, flow_perms,
-     (int)(sizeof flow_perms / sizeof flow_perms[0]), flow_routes, flow_load_pack, flow_jobs, 1},
+     (int)(sizeof flow_perms / sizeof flow_perms[0]), flow_routes, flow_load_pack, flow_jobs,
+     (int)(sizeof flow_jobs / sizeof flow_jobs[0])},
     /* domains */
     {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
      NULL, 0},
@@ -235,30 +250,67 @@ static yz_status migrate_all(yz_app *app, yz_err *e)
 	return calendar_seed(app->db, calendar_file, e);
 }
 
-/* The engine's calendar and definitions, as the database holds them now. */
-static calendar *loaded_cal;
+/* The engine's calendar and definitions, as the database holds them now.
+ * Calendars replaced while serving stay alive until the engine stops (a
+ * thread may still be computing with one); there are few, and small. */
+#define MAX_CALENDARS 16
+static calendar *calendars[MAX_CALENDARS];
+static int ncalendars;
+static int64_t calendar_seq;
+
+static void calendars_free(void)
+{
+	for (int i = 0; i < ncalendars; i++)
+		calendar_free(calendars[i]);
+	ncalendars = 0;
+}
 
 static yz_status flow_ready(yz_app *app, yz_err *e)
 {
 	calendar *cal;
-	yz_status st = calendar_load(app->db, &cal, e);
+	int64_t seq = 0;
+	yz_status st = calendar_stored_seq(app->db, &seq, e);
+	if (st == YZ_OK)
+		st = calendar_load(app->db, &cal, e);
 	if (st != YZ_OK)
 		return st;
 	flow_env env = {.cal = cal, .hours = calendar_default_hours()};
 	flow_set_env(&env);
-	calendar_free(loaded_cal);
-	loaded_cal = cal;
+	calendars_free();
+	calendars[ncalendars++] = cal;
+	calendar_seq = seq;
+	flow_on_event(NULL, NULL);
+	flow_on_event(flow_notify_event, NULL);
 	flow_defs_clear();
 	return flow_defs_restore(app->db, e);
+}
+
+/* Every 10 s: a notice imported by another node or by `yizhan calendar
+ * import` reaches this one. */
+static yz_status calendar_reload_job(yz_app *app, yz_err *e)
+{
+	int64_t seq = 0;
+	yz_status st = calendar_stored_seq(app->db, &seq, e);
+	if (st != YZ_OK || seq == calendar_seq || ncalendars == MAX_CALENDARS)
+		return st;
+	calendar *cal;
+	st = calendar_load(app->db, &cal, e);
+	if (st != YZ_OK)
+		return st;
+	calendars[ncalendars++] = cal;
+	calendar_seq = seq;
+	flow_set_calendar(cal);
+	log_info("calendar reloaded (notice version %lld)", (long long)seq);
+	return YZ_OK;
 }
 
 static void flow_unready(void)
 {
 	flow_env none = {0};
 	flow_set_env(&none);
+	flow_on_event(NULL, NULL);
 	flow_defs_clear();
-	calendar_free(loaded_cal);
-	loaded_cal = NULL;
+	calendars_free();
 }
 
 /* ---- init ---- */
@@ -371,6 +423,8 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 
 /* ---- serve ---- */
 
+/* Every background job has a thread of its own, so that a slow one (a mail
+ * server that does not answer) never delays another (the flow's timers). */
 typedef struct jobs_ctx {
 	yz_app *app;
 	pthread_mutex_t mu;
@@ -378,39 +432,62 @@ typedef struct jobs_ctx {
 	bool stop;
 } jobs_ctx;
 
-static void *jobs_main(void *arg)
+typedef struct job_thread {
+	jobs_ctx *ctx;
+	const yz_job *job;
+	pthread_t th;
+	bool started;
+} job_thread;
+
+static void *job_main(void *arg)
 {
-	jobs_ctx *j = arg;
-	int64_t *next = calloc(NMODULES * 8, sizeof *next);
+	job_thread *t = arg;
+	jobs_ctx *j = t->ctx;
 	for (;;) {
 		pthread_mutex_lock(&j->mu);
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		ts.tv_sec += t->job->every_seconds;
 		while (!j->stop && pthread_cond_timedwait(&j->cv, &j->mu, &ts) == 0)
 			;
 		bool stop = j->stop;
 		pthread_mutex_unlock(&j->mu);
 		if (stop)
 			break;
-		int64_t now = clock_now_ms();
-		for (int m = 0; m < NMODULES && next; m++) {
-			for (int k = 0; k < modules[m].njobs && k < 8; k++) {
-				const yz_job *job = &modules[m].jobs[k];
-				int64_t *due = &next[m * 8 + k];
-				if (*due == 0)
-					*due = now + job->every_seconds * 1000LL;
-				if (now < *due)
-					continue;
-				*due = now + job->every_seconds * 1000LL;
-				yz_err e = {0};
-				if (job->run(j->app, &e) != YZ_OK)
-					log_error("job %s failed: %s", job->name, e.msg);
-			}
-		}
+		yz_err e = {0};
+		if (t->job->run(j->app, &e) != YZ_OK)
+			log_error("job %s failed: %s", t->job->name, e.msg);
 	}
-	free(next);
 	return NULL;
+}
+
+#define MAX_JOBS 32
+
+static int jobs_start(jobs_ctx *j, job_thread *threads)
+{
+	int n = 0;
+	for (int m = 0; m < NMODULES; m++)
+		for (int k = 0; k < modules[m].njobs && n < MAX_JOBS; k++) {
+			threads[n] = (job_thread){.ctx = j, .job = &modules[m].jobs[k]};
+			threads[n].started =
+			    pthread_create(&threads[n].th, NULL, job_main, &threads[n]) == 0;
+			if (!threads[n].started)
+				log_error("job %s: cannot start its thread",
+				          modules[m].jobs[k].name);
+			n++;
+		}
+	return n;
+}
+
+static void jobs_stop(jobs_ctx *j, job_thread *threads, int n)
+{
+	pthread_mutex_lock(&j->mu);
+	j->stop = true;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	for (int i = 0; i < n; i++)
+		if (threads[i].started)
+			pthread_join(threads[i].th, NULL);
 }
 
 static yz_status db_ready(void *ctx, yz_err *e)
@@ -475,6 +552,7 @@ static void store_metrics(void *ctx, buf *b)
 	BUF_TRY(st, buf_printf(b, "yizhan_store_writer_batch_size_sum %llu\n",
 	                       (unsigned long long)s.jobs));
 	(void)st; /* the caller's buffer cap bounds the text */
+	notify_metrics(b);
 }
 
 /* POST /api/v1/test/clock {"advance_ms": n} or {"set": "ISO time"}: only with --test-clock. */
@@ -572,12 +650,14 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 			rc = die(&e, "cannot start serving");
 	}
 	jobs_ctx jc = {.app = app};
-	pthread_t jobs;
+	job_thread threads[MAX_JOBS];
+	int njobs = 0;
 	bool jobs_started = false;
 	if (rc == 0) {
 		pthread_mutex_init(&jc.mu, NULL);
 		pthread_cond_init(&jc.cv, NULL);
-		jobs_started = pthread_create(&jobs, NULL, jobs_main, &jc) == 0;
+		njobs = jobs_start(&jc, threads);
+		jobs_started = true;
 		char host[128];
 		yz_strlcpy(host, app->cfg.listen, sizeof host);
 		char *colon = strrchr(host, ':');
@@ -590,13 +670,8 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		         app->cfg.listen, store_kind_name(app->db));
 		http_server_wait(app->http);
 	}
-	if (jobs_started) {
-		pthread_mutex_lock(&jc.mu);
-		jc.stop = true;
-		pthread_cond_signal(&jc.cv);
-		pthread_mutex_unlock(&jc.mu);
-		pthread_join(jobs, NULL);
-	}
+	if (jobs_started)
+		jobs_stop(&jc, threads, njobs);
 	http_server_free(app->http);
 	if (app->db) {
 		yz_err ce = {0};

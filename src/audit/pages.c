@@ -72,7 +72,7 @@ static const http_route routes[] = {
 };
 
 static const http_nav nav[] = {
-    {"admin", "nav.audit", "/audit", "audit.read"},
+    {"admin", "nav.audit", "/audit", "audit.read", 80},
 };
 
 yz_status audit_routes(yz_app *app, yz_err *e)

@@ -48,6 +48,13 @@ static const opt opts[] = {
     I(lockout_minutes, 1, 24 * 60, "minutes an account stays locked"),
     I(pbkdf2_iterations, 1000, 10000000, "PBKDF2-HMAC-SM3 iterations for new hashes"),
     I(writer_batch_max, 1, 100000, "most writes committed together"),
+    S(smtp_host, "SMTP relay for e-mail notifications (empty: e-mail is not sent)"),
+    I(smtp_port, 1, 65535, "port of the SMTP relay"),
+    S(mail_from, "sender address of e-mail notifications"),
+    S(sms_gateway, "http:// URL of the SMS gateway (empty: SMS is not sent)"),
+    I(notify_max_tries, 1, 100, "delivery attempts before a notification fails and alerts"),
+    I(notify_backoff_ms, 1, 3600000, "wait after a failed delivery; doubles each time"),
+    I(notify_timeout_ms, 100, 600000, "deadline of one exchange with a mail server or gateway"),
     B(test_clock, "allow tests to move the clock through the API (never in production)"),
     B(bench_routes, "expose POST /api/v1/bench/rows for make bench (never in production)"),
     B(secure_cookies, "mark cookies Secure (when served behind TLS)"),
@@ -73,6 +80,11 @@ void conf_defaults(yz_config *c)
 	c->lockout_minutes = 15;
 	c->pbkdf2_iterations = 60000;
 	c->writer_batch_max = 512;
+	c->smtp_port = 25;
+	yz_strlcpy(c->mail_from, "noreply@yizhan.localhost", sizeof c->mail_from);
+	c->notify_max_tries = 8;
+	c->notify_backoff_ms = 30000;
+	c->notify_timeout_ms = 10000;
 }
 
 static const opt *find(const char *key)

@@ -42,6 +42,15 @@ typedef struct yz_config {
 	bool test_clock;      /* expose the test clock control (never in production) */
 	bool bench_routes;    /* expose the benchmark write route (never in production) */
 	bool secure_cookies;  /* set Secure on cookies (behind TLS) */
+
+	/* notifications (notify) */
+	char smtp_host[256]; /* SMTP relay for e-mail; "" = none configured */
+	int smtp_port;
+	char mail_from[256];             /* sender address of e-mail notifications */
+	char sms_gateway[CONF_PATH_MAX]; /* http:// URL of the SMS gateway; "" = none configured */
+	int notify_max_tries;            /* attempts before a notification fails and alerts */
+	int notify_backoff_ms;           /* wait after a first failed attempt; doubles */
+	int notify_timeout_ms;           /* deadline of one exchange with a server */
 } yz_config;
 
 void conf_defaults(yz_config *c);

@@ -90,6 +90,10 @@ typedef struct flow_env {
 	calendar_hours hours;
 } flow_env;
 void flow_set_env(const flow_env *env);
+/* Swap in a newer calendar while the engine runs (another node or the
+ * command line imported a notice). The old one must stay alive: the caller
+ * keeps it until the engine stops. */
+void flow_set_calendar(const calendar *cal);
 
 typedef enum flow_cmd {
 	FLOW_CLAIM = 1,
@@ -125,6 +129,8 @@ typedef enum flow_event_kind {
 	FLOW_EV_RESUMED,
 	FLOW_EV_EXTENDED,
 	FLOW_EV_CLOSED,
+	FLOW_EV_ESCALATED,  /* an overdue task was escalated (reason: the role) */
+	FLOW_EV_TWO_THIRDS, /* two thirds of a task's limit (≥ 3 working days) used */
 } flow_event_kind;
 
 typedef struct flow_event {
@@ -144,8 +150,14 @@ typedef struct flow_event {
 	int64_t waited_ms;     /* transfer: how long the task waited before it was forwarded */
 } flow_event;
 typedef yz_status (*flow_event_fn)(store_conn *tx, const flow_event *ev, void *ctx, yz_err *e);
-/* Set the one listener (start-up only). */
+/* Add a listener (start-up only; up to 8, told in the order added); NULL
+ * removes them all. */
 void flow_on_event(flow_event_fn fn, void *ctx);
+
+/* The listener that writes the flow's notifications into the outbox
+ * (flow_notify.c): handlers hear of new, due, overdue and handed-on tasks,
+ * the escalation role of escalations, the applicant of 补正 and of the end. */
+YZ_MUST_USE yz_status flow_notify_event(store_conn *tx, const flow_event *ev, void *ctx, yz_err *e);
 
 /* Start an instance of key (newest version). in: {"title"?, "data": {...form
  * fields...}, "org"? (handling org code, default the definition's owner)}.
@@ -178,6 +190,14 @@ YZ_MUST_USE yz_status flow_instance_get(store_conn *c, const yz_actor *who, int6
 YZ_MUST_USE yz_status flow_inbox(store_conn *c, const yz_actor *who, const char *box,
                                  const char *deadline, int64_t before, int limit, json_t **out,
                                  yz_err *e);
+
+/* On-time figures of [from_ms, to_ms) within org_prefix (an org path, NULL or
+ * "" = all): {"tasks": [{month "YYYY-MM", org_path, flow, done, on_time}],
+ * "instances": [{month, org_path, flow, closed, on_time}], "open": [{month
+ * "now", org_path, flow, open, overdue}]}. Tasks of the applicant (补正) are
+ * not counted: their time is not a unit's. */
+YZ_MUST_USE yz_status flow_stats(store_conn *c, int64_t from_ms, int64_t to_ms,
+                                 const char *org_prefix, json_t **out, yz_err *e);
 
 /* Fire the timers that are due at `now` (deadlines passed, reminders,
  * timer steps). Returns how many fired. */

@@ -109,8 +109,9 @@ static int ref(const flow_def *d, json_t *v, const char *path, yz_err *e)
 
 /* ---- compiling one step ---- */
 
-static const char *const task_keys[] = {"kind", "name", "assignee", "limit",   "outcomes",
-                                        "next", "form", "suspends", "cc_role", NULL};
+static const char *const task_keys[] = {"kind",     "name",     "assignee", "limit",
+                                        "outcomes", "next",     "form",     "suspends",
+                                        "cc_role",  "escalate", NULL};
 static const char *const parallel_keys[] = {"kind", "name", "branches", "join", NULL};
 static const char *const join_keys[] = {"kind", "name", "need", "next", NULL};
 static const char *const decision_keys[] = {"kind", "name", "rules", "default", NULL};
@@ -128,6 +129,34 @@ typedef struct checks {
 	flow_name_check role_known, org_known;
 	void *ctx;
 } checks;
+
+/* {"role": code, "org": code | "$owner"} */
+static void parse_escalation(json_t *j, const char *path, const checks *ck, flow_escalation *out,
+                             yz_err *e)
+{
+	if (!j)
+		return;
+	static const char *const ek[] = {"role", "org", NULL};
+	if (!json_is_object(j) || !json_is_string(json_object_get(j, "role"))) {
+		fault(e, path, "type", "{\"role\": code, \"org\": code}", NULL);
+		return;
+	}
+	only_keys(j, ek, path, e);
+	out->role = jx_str(j, "role", "");
+	out->org = jx_str(j, "org", "$owner");
+	char p[256];
+	if (ck->role_known && !ck->role_known(ck->ctx, out->role)) {
+		snprintf(p, sizeof p, "%s.role", path);
+		fault(e, p, "known", "a role code that exists", out->role);
+	}
+	if (out->org[0] != '$' && ck->org_known && !ck->org_known(ck->ctx, out->org)) {
+		snprintf(p, sizeof p, "%s.org", path);
+		fault(e, p, "known", "an organisation code that exists", out->org);
+	} else if (out->org[0] == '$' && strcmp(out->org, "$owner") != 0) {
+		snprintf(p, sizeof p, "%s.org", path);
+		fault(e, p, "enum", "an organisation code or \"$owner\"", out->org);
+	}
+}
 
 static void compile_task(flow_def *d, flow_step *s, json_t *j, const char *p, const checks *ck,
                          yz_err *e)
@@ -190,6 +219,8 @@ static void compile_task(flow_def *d, flow_step *s, json_t *j, const char *p, co
 		else
 			s->cc_role = json_string_value(cc);
 	}
+	snprintf(path, sizeof path, "%s.escalate", p);
+	parse_escalation(json_object_get(j, "escalate"), path, ck, &s->escalate, e);
 	json_t *form = json_object_get(j, "form");
 	if (form) {
 		snprintf(path, sizeof path, "%s.form", p);
@@ -471,9 +502,9 @@ static void graph_checks(flow_def *d, yz_err *e)
 
 /* ---- the whole document ---- */
 
-static const char *const top_keys[] = {"key",        "name",      "start",       "steps",
-                                       "limit",      "statutory", "owner",       "form",
-                                       "extensions", "starters",  "description", NULL};
+static const char *const top_keys[] = {"key",         "name",     "start", "steps",      "limit",
+                                       "statutory",   "owner",    "form",  "extensions", "starters",
+                                       "description", "escalate", NULL};
 
 static yz_status compile(json_t *doc, const checks *ck, flow_def **out, yz_err *e)
 {
@@ -522,6 +553,7 @@ static yz_status compile(json_t *doc, const checks *ck, flow_def **out, yz_err *
 			}
 		}
 	}
+	parse_escalation(json_object_get(doc, "escalate"), "escalate", ck, &d->escalate, e);
 	d->starters = json_object_get(doc, "starters");
 	if (d->starters && !json_is_array(d->starters))
 		fault(e, "starters", "type", "an array of role codes, \"public\" or \"signed-in\"",

@@ -21,8 +21,13 @@
 /* ---- environment ---- */
 
 static flow_env env;
-static flow_event_fn event_fn;
-static void *event_ctx;
+#define FLOW_MAX_LISTENERS 8
+typedef struct listener {
+	flow_event_fn fn;
+	void *ctx;
+} listener;
+static listener listeners[FLOW_MAX_LISTENERS];
+static int nlisteners;
 
 void flow_set_env(const flow_env *e)
 {
@@ -31,13 +36,32 @@ void flow_set_env(const flow_env *e)
 
 void flow_on_event(flow_event_fn fn, void *ctx)
 {
-	event_fn = fn;
-	event_ctx = ctx;
+	if (!fn) {
+		nlisteners = 0;
+		return;
+	}
+	if (nlisteners < FLOW_MAX_LISTENERS)
+		listeners[nlisteners++] = (listener){fn, ctx};
+}
+
+/* Tell every listener, in the order they were added; the first failure
+ * aborts the transition. */
+static yz_status tell(store_conn *tx, const flow_event *ev, yz_err *e)
+{
+	yz_status st = YZ_OK;
+	for (int i = 0; i < nlisteners && st == YZ_OK; i++)
+		st = listeners[i].fn(tx, ev, listeners[i].ctx, e);
+	return st;
 }
 
 const calendar *flow_calendar(void)
 {
-	return env.cal;
+	return __atomic_load_n(&env.cal, __ATOMIC_ACQUIRE);
+}
+
+void flow_set_calendar(const calendar *cal)
+{
+	__atomic_store_n(&env.cal, cal, __ATOMIC_RELEASE);
 }
 
 const calendar_hours *flow_hours(void)
@@ -71,24 +95,29 @@ static int64_t city_day(int64_t ms)
 /* Move a time by n working days, keeping its time of day. */
 static int64_t shift_workdays(int64_t ms, int n)
 {
-	if (!n || !env.cal)
+	const calendar *cal = flow_calendar();
+	if (!n || !cal)
 		return ms;
 	int64_t day = city_day(ms);
-	int64_t to = calendar_add_workdays(env.cal, day, n);
+	int64_t to = calendar_add_workdays(cal, day, n);
 	return ms + (to - day) * 86400000;
 }
 
 int64_t flow_deadline(const flow_limit *l, int64_t start)
 {
+	const calendar *cal = flow_calendar();
 	switch (l->unit) {
 	case LIMIT_WORKDAYS:
-		return env.cal ? calendar_deadline_workdays(env.cal, start, l->n)
-		               : start + (int64_t)l->n * 86400000;
+		return cal ? calendar_deadline_workdays(cal, start, l->n)
+		           : start + (int64_t)l->n * 86400000;
 	case LIMIT_WORKHOURS:
-		return env.cal ? calendar_add_work_minutes(env.cal, &env.hours, start,
-		                                           (int64_t)l->n * 60)
-		               : start + (int64_t)l->n * 3600000;
+		return cal ? calendar_add_work_minutes(cal, &env.hours, start, (int64_t)l->n * 60)
+		           : start + (int64_t)l->n * 3600000;
 	case LIMIT_DAYS: {
+		/* natural days; a last day that is a rest day moves to the next working
+		 * day (民法典 Art. 203) */
+		if (cal)
+			return calendar_deadline_days(cal, start, l->n);
 		int64_t day = city_day(start) + l->n;
 		return (day + 1) * 86400000 - CLOCK_CITY_OFFSET_MS - 1;
 	}
@@ -231,7 +260,7 @@ static yz_status emit(run *r, const inst *in, flow_event_kind kind, int64_t tok,
                       int64_t opened, int64_t due, const char *task_org, const char *reason,
                       const char *outcome)
 {
-	if (!event_fn)
+	if (!nlisteners)
 		return YZ_OK;
 	int si = step ? flow_def_step_index(in->def, step) : -1;
 	flow_event ev = {.kind = kind,
@@ -251,7 +280,7 @@ static yz_status emit(run *r, const inst *in, flow_event_kind kind, int64_t tok,
 	                 .reason = reason ? reason : "",
 	                 .outcome = outcome,
 	                 .instance_on_time = !in->due_at || r->now <= in->due_at};
-	return event_fn(r->tx, &ev, event_ctx, r->e);
+	return tell(r->tx, &ev, r->e);
 }
 
 static yz_status history(run *r, const inst *in, const char *command, const char *step, int64_t tok,
@@ -439,6 +468,25 @@ static yz_status insert_token(run *r, const inst *in, const flow_step *s, const 
 	    a, SV_N(a), id, r->e);
 }
 
+/* Copy the instance (抄送) to the active holders of role within org_path;
+ * *n (may be NULL) receives how many. */
+static yz_status copy_to_role(run *r, inst *in, const char *role, const char *org_path, int *n)
+{
+	int64_t *ids;
+	int k = 0;
+	yz_status st = iam_role_holders(r->tx, role, org_path, r->a, &ids, &k, r->e);
+	for (int i = 0; st == YZ_OK && i < k; i++) {
+		store_val a[] = {sv_int(in->id), sv_int(ids[i]), sv_int(r->now)};
+		st = store_exec(r->tx,
+		                "INSERT INTO flow_cc (instance_id, user_id, at) VALUES (?, ?, ?) "
+		                "ON CONFLICT DO NOTHING",
+		                a, 3, r->e);
+	}
+	if (n)
+		*n = k;
+	return st;
+}
+
 /* A task: candidates from the step's assignee rule, a deadline and its
  * timers, copies to the cc role, a suspension while it is open. */
 static yz_status open_task(run *r, inst *in, const flow_step *s, int64_t grp, int64_t prev,
@@ -470,23 +518,19 @@ static yz_status open_task(run *r, inst *in, const flow_step *s, int64_t grp, in
 	                  &id);
 	if (st == YZ_OK && due) {
 		st = add_timer(r, in, id, "reminder", shift_workdays(due, -1));
+		/* two thirds of a limit of working days used (supervision may warn) */
+		if (st == YZ_OK && s->limit.unit == LIMIT_WORKDAYS && s->limit.n >= 3 &&
+		    flow_calendar()) {
+			int64_t at = calendar_deadline_workdays(flow_calendar(), r->now,
+			                                        (2 * s->limit.n + 2) / 3);
+			if (at < due)
+				st = add_timer(r, in, id, "twothirds", at);
+		}
 		if (st == YZ_OK)
 			st = add_timer(r, in, id, "overdue", due);
 	}
-	if (st == YZ_OK && s->cc_role) {
-		int64_t *ids;
-		int n;
-		st = iam_role_holders(r->tx, s->cc_role, org[0] ? org : in->org_path, r->a, &ids,
-		                      &n, r->e);
-		for (int i = 0; st == YZ_OK && i < n; i++) {
-			store_val a[] = {sv_int(in->id), sv_int(ids[i]), sv_int(r->now)};
-			st = store_exec(
-			    r->tx,
-			    "INSERT INTO flow_cc (instance_id, user_id, at) VALUES (?, ?, ?) "
-			    "ON CONFLICT DO NOTHING",
-			    a, 3, r->e);
-		}
-	}
+	if (st == YZ_OK && s->cc_role)
+		st = copy_to_role(r, in, s->cc_role, org[0] ? org : in->org_path, NULL);
 	if (st == YZ_OK && s->suspends && strcmp(in->status, "suspended") != 0)
 		st = set_suspended(r, in, s->suspends, true);
 	json_t *d = json_pack("{s:I}", "task", (json_int_t)id);
@@ -520,12 +564,13 @@ static yz_status cancel_group(run *r, inst *in, int64_t grp)
 		                a, 3, r->e);
 		if (st != YZ_OK)
 			break;
-		store_val b[] = {sv_int(r->now), sv_int(in->id), sv_int(g)};
+		store_val b[] = {sv_int(r->now), sv_int(in->id), sv_int(in->id), sv_int(g)};
 		st = store_exec(
 		    r->tx,
-		    "UPDATE flow_timer SET fired_at = ? WHERE instance_id = ? AND fired_at IS "
-		    "NULL AND token_id IN (SELECT id FROM flow_token WHERE grp = ?)",
-		    b, 3, r->e);
+		    "UPDATE flow_timer SET fired_at = ? WHERE instance_id = ? AND fired_at "
+		    "IS NULL AND token_id IN (SELECT id FROM flow_token WHERE instance_id "
+		    "= ? AND grp = ?)",
+		    b, 4, r->e);
 		store_rows *rows;
 		store_val c[] = {sv_int(in->id), sv_int(g)};
 		if (st == YZ_OK)
@@ -737,9 +782,9 @@ static yz_status set_suspended(run *r, inst *in, const char *kind, bool on)
 	/* the working days the clock stood still: from the day after the
 	 * suspension began up to and including the day it ends */
 	int days = 0;
-	if (env.cal && in->suspended_at)
-		days = calendar_workdays_between(env.cal, city_day(in->suspended_at),
-		                                 city_day(r->now));
+	const calendar *cal = flow_calendar();
+	if (cal && in->suspended_at)
+		days = calendar_workdays_between(cal, city_day(in->suspended_at), city_day(r->now));
 	in->suspended_ms += r->now - in->suspended_at;
 	yz_strlcpy(in->status, "open", sizeof in->status);
 	char was[16];
@@ -1278,7 +1323,7 @@ static yz_status do_command(run *r, cmd_job *j)
 		jx_set_str(detail, "reason", arg_str(args, "reason"));
 		if (st == YZ_OK)
 			st = history(r, &in, "transfer", t.step, t.id, detail);
-		if (st == YZ_OK && event_fn) {
+		if (st == YZ_OK && nlisteners) {
 			int si = flow_def_step_index(in.def, t.step);
 			flow_event ev = {.kind = FLOW_EV_TRANSFERRED,
 			                 .instance_id = in.id,
@@ -1297,7 +1342,7 @@ static yz_status do_command(run *r, cmd_job *j)
 			                 .reason = arg_str(args, "reason"),
 			                 .instance_on_time = !in.due_at || r->now <= in.due_at,
 			                 .waited_ms = r->now - t.created_at};
-			st = event_fn(r->tx, &ev, event_ctx, r->e);
+			st = tell(r->tx, &ev, r->e);
 		}
 		break;
 	}
@@ -1544,6 +1589,35 @@ yz_status flow_command(store *s, const yz_actor *who, int64_t instance_id, int64
 
 /* ---- timers ---- */
 
+/* An overdue task goes up: to the step's escalation, else the flow's. */
+static yz_status escalate(run *r, inst *in, const token *t)
+{
+	int si = flow_def_step_index(in->def, t->step);
+	const flow_escalation *x = si >= 0 && in->def->steps[si].escalate.role
+	                               ? &in->def->steps[si].escalate
+	                               : &in->def->escalate;
+	if (!x->role)
+		return YZ_OK;
+	char org[256] = "";
+	yz_status st = YZ_OK;
+	if (!strcmp(x->org, "$owner"))
+		st = in->def->owner ? org_path_of_code(r, in->def->owner, org, sizeof org)
+		                    : (yz_strlcpy(org, in->org_path, sizeof org), YZ_OK);
+	else
+		st = org_path_of_code(r, x->org, org, sizeof org);
+	int n = 0;
+	if (st == YZ_OK)
+		st = copy_to_role(r, in, x->role, org, &n);
+	json_t *d = json_pack("{s:s, s:i}", "role", x->role, "copied_to", n);
+	if (st == YZ_OK)
+		st = history(r, in, "escalate", t->step, t->id, d);
+	json_decref(d);
+	if (st == YZ_OK)
+		st = emit(r, in, FLOW_EV_ESCALATED, t->id, t->step, t->created_at, t->due_at, org,
+		          x->role, NULL);
+	return st;
+}
+
 typedef struct fire_job {
 	int64_t timer, instance, token;
 	char kind[24];
@@ -1585,6 +1659,9 @@ static yz_status fire_fn(store_conn *tx, void *arg, yz_err *e)
 				st = history(&r, &in, "timer.fire", t.step, t.id, NULL);
 			if (st == YZ_OK && si >= 0)
 				st = advance(&r, &in, in.def->steps[si].next, t.grp, t.id);
+		} else if (!strcmp(f->kind, "twothirds") && !strcmp(t.status, "active") && open) {
+			st = emit(&r, &in, FLOW_EV_TWO_THIRDS, t.id, t.step, t.created_at, t.due_at,
+			          t.cand_org[0] ? t.cand_org : t.cand_dept, NULL, NULL);
 		} else if (!strcmp(f->kind, "reminder") && !strcmp(t.status, "active") && open) {
 			st = emit(&r, &in, FLOW_EV_REMINDER, t.id, t.step, t.created_at, t.due_at,
 			          t.cand_org[0] ? t.cand_org : t.cand_dept, NULL, NULL);
@@ -1598,6 +1675,8 @@ static yz_status fire_fn(store_conn *tx, void *arg, yz_err *e)
 				st = emit(&r, &in, FLOW_EV_OVERDUE, t.id, t.step, t.created_at,
 				          t.due_at, t.cand_org[0] ? t.cand_org : t.cand_dept, NULL,
 				          NULL);
+			if (st == YZ_OK)
+				st = escalate(&r, &in, &t);
 		} else if (!strcmp(f->kind, "inst_reminder") && open) {
 			st = emit(&r, &in, FLOW_EV_INST_REMINDER, 0, NULL, in.started_at, in.due_at,
 			          NULL, NULL, NULL);

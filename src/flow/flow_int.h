@@ -46,6 +46,13 @@ typedef struct flow_rule {
 	int next;
 } flow_rule;
 
+/* Escalation when a task is overdue: the instance is copied to the holders of
+ * role within org (a code or "$owner") and they are told. */
+typedef struct flow_escalation {
+	const char *role;
+	const char *org;
+} flow_escalation;
+
 typedef struct flow_step {
 	const char *id;
 	const char *name;
@@ -59,7 +66,8 @@ typedef struct flow_step {
 	json_t *form;         /* fields of the task's form, or NULL */
 	flow_outcome outcomes[FLOW_MAX_OUTCOMES];
 	int noutcomes;
-	const char *cc_role; /* copy the instance to holders of this role (抄送), or NULL */
+	const char *cc_role;      /* copy the instance to holders of this role (抄送), or NULL */
+	flow_escalation escalate; /* when the task is overdue (role NULL: the flow's) */
 	/* parallel */
 	int branches[FLOW_MAX_BRANCHES];
 	int nbranches;
@@ -98,7 +106,8 @@ struct flow_def {
 	json_t *form;         /* the start form's fields */
 	flow_extension ext[8];
 	int next_ext;
-	json_t *starters; /* role codes, or "public" / "signed-in" */
+	json_t *starters;         /* role codes, or "public" / "signed-in" */
+	flow_escalation escalate; /* for every task without its own */
 	struct flow_def *next_in_registry;
 };
 

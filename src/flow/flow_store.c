@@ -85,6 +85,7 @@ const store_migration flow_migrations[] = {
         " need INTEGER NOT NULL,"
         " arrived INTEGER NOT NULL DEFAULT 0,"
         " fired INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX flow_group_instance ON flow_group (instance_id, parent_grp);"
         "CREATE TABLE flow_timer ("
         " id {{id}},"
         " instance_id BIGINT NOT NULL,"

@@ -553,9 +553,9 @@ static const http_route routes[] = {
 };
 
 static const http_nav nav[] = {
-    {"workbench", "nav.inbox", "/inbox", HTTP_SIGNED_IN},
-    {"workbench", "nav.flows", "/flows", HTTP_SIGNED_IN},
-    {"admin", "nav.flowdefs", "/admin/flows", "flow.admin"},
+    {"workbench", "nav.inbox", "/inbox", HTTP_SIGNED_IN, 20},
+    {"workbench", "nav.flows", "/flows", HTTP_SIGNED_IN, 30},
+    {"admin", "nav.flowdefs", "/admin/flows", "flow.admin", 60},
 };
 
 yz_status flow_routes(yz_app *app, yz_err *e)

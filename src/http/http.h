@@ -129,6 +129,7 @@ typedef struct http_nav {
 	const char *label;   /* message key */
 	const char *href;
 	const char *perm; /* shown only to users who hold it; HTTP_PUBLIC / HTTP_SIGNED_IN */
+	int order;        /* place within its section, lower first (ties: module order) */
 } http_nav;
 
 /* ---- server ---- */

@@ -158,8 +158,15 @@ void http_add_nav(http_server *s, const http_nav *items, int n)
 	if (!nn)
 		return;
 	s->nav = nn;
-	memcpy(s->nav + s->nnav, items, sizeof *items * (size_t)n);
-	s->nnav += n;
+	/* insert each after every entry of a lower or equal order: stable */
+	for (int k = 0; k < n; k++) {
+		int at = s->nnav;
+		while (at > 0 && s->nav[at - 1].order > items[k].order)
+			at--;
+		memmove(s->nav + at + 1, s->nav + at, sizeof *nn * (size_t)(s->nnav - at));
+		s->nav[at] = items[k];
+		s->nnav++;
+	}
 }
 
 void http_set_ready(http_server *s, http_ready_fn fn, void *ctx)

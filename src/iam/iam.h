@@ -222,6 +222,14 @@ YZ_MUST_USE yz_status iam_user_find(store_conn *c, const char *login, int64_t *i
  * alerts): ids in the arena. */
 YZ_MUST_USE yz_status iam_role_holders(store_conn *c, const char *role, const char *org_path,
                                        arena *a, int64_t **ids, int *n, yz_err *e);
+/* Active staff (not citizens) whose own org lies within org_path (for tasks
+ * given to a department): at most max ids, in the arena. */
+YZ_MUST_USE yz_status iam_org_members(store_conn *c, const char *org_path, int max, arena *a,
+                                      int64_t **ids, int *n, yz_err *e);
+/* The phone and e-mail of an active user ("" when none or not active), for
+ * notifications. */
+YZ_MUST_USE yz_status iam_user_contact(store_conn *c, int64_t id, char *phone, size_t pcap,
+                                       char *email, size_t ecap, yz_err *e);
 /* Whether a role or an org code exists (for definition checks). */
 bool iam_role_exists(store_conn *c, const char *code);
 bool iam_org_exists(store_conn *c, const char *code);

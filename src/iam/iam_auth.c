@@ -640,6 +640,59 @@ yz_status iam_role_holders(store_conn *c, const char *role, const char *org_path
 	return store_rows_close(r, e);
 }
 
+yz_status iam_org_members(store_conn *c, const char *org_path, int max, arena *a, int64_t **ids,
+                          int *n, yz_err *e)
+{
+	*ids = NULL;
+	*n = 0;
+	if (max < 1)
+		return YZ_OK;
+	*ids = arena_alloc(a, sizeof **ids * (size_t)max);
+	if (!*ids)
+		return yz_fail(e, YZ_ENOMEM, "out of memory");
+	char like[300];
+	size_t k = 0;
+	for (const char *p = org_path; *p && k + 3 < sizeof like; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			like[k++] = '\\';
+		like[k++] = *p;
+	}
+	like[k++] = '%';
+	like[k] = '\0';
+	store_rows *r;
+	store_val args[] = {sv_text(like), sv_int(max)};
+	yz_status st =
+	    store_query(c,
+	                "SELECT u.id FROM iam_user u JOIN iam_org o ON o.id = u.org_id "
+	                "WHERE o.path LIKE ? ESCAPE '\\' AND u.status = 'active' "
+	                "AND u.kind NOT IN ('citizen', 'enterprise') ORDER BY u.id LIMIT ?",
+	                args, 2, &r, e);
+	if (st != YZ_OK)
+		return st;
+	while (store_next(r) && *n < max)
+		(*ids)[(*n)++] = store_col_int(r, 0);
+	return store_rows_close(r, e);
+}
+
+yz_status iam_user_contact(store_conn *c, int64_t id, char *phone, size_t pcap, char *email,
+                           size_t ecap, yz_err *e)
+{
+	phone[0] = email[0] = '\0';
+	store_rows *r;
+	store_val args[] = {sv_int(id)};
+	yz_status st = store_query(c,
+	                           "SELECT COALESCE(phone, ''), COALESCE(email, '') FROM iam_user "
+	                           "WHERE id = ? AND status = 'active'",
+	                           args, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	if (store_next(r)) {
+		yz_strlcpy(phone, store_col_text(r, 0), pcap);
+		yz_strlcpy(email, store_col_text(r, 1), ecap);
+	}
+	return store_rows_close(r, e);
+}
+
 static bool exists_code(store_conn *c, const char *sql, const char *code)
 {
 	int64_t n = 0;

@@ -771,9 +771,9 @@ static const http_route page_routes[] = {
 };
 
 static const http_nav nav[] = {
-    {"admin", "nav.users", "/admin/users", "iam.user.read"},
-    {"admin", "nav.roles", "/admin/roles", "iam.role.read"},
-    {"admin", "nav.orgs", "/admin/orgs", "iam.org.read"},
+    {"admin", "nav.users", "/admin/users", "iam.user.read", 10},
+    {"admin", "nav.roles", "/admin/roles", "iam.role.read", 20},
+    {"admin", "nav.orgs", "/admin/orgs", "iam.org.read", 30},
 };
 
 yz_status iam_api_routes(yz_app *app, yz_err *e);

@@ -76,8 +76,8 @@ static const http_route routes[] = {
 };
 
 static const http_nav nav[] = {
-    {"workbench", "nav.workbench", "/workbench", HTTP_SIGNED_IN},
-    {"workbench", "nav.password", "/account/password", HTTP_SIGNED_IN},
+    {"workbench", "nav.workbench", "/workbench", HTTP_SIGNED_IN, 10},
+    {"workbench", "nav.password", "/account/password", HTTP_SIGNED_IN, 90},
 };
 
 yz_status portal_routes(yz_app *app, yz_err *e)

@@ -194,6 +194,7 @@ test('secadmin grants roles with PUT; the user then holds their permissions', as
 	const perms = Object.fromEntries(Object.entries(me.permissions).map(([k, v]) => [k, [...v].sort()]));
 	assert.deepEqual(perms, {
 		'audit.read': [nm],
+		'flow.read': [nm],
 		'iam.org.read': [fgw, nm].sort(),
 		'iam.user.read': [nm],
 		'workbench.use': [fgw, nm].sort(),

@@ -77,10 +77,12 @@ test(`sign-in answers 201 with a CSRF token and an HttpOnly yz_sid cookie (${bac
 	const am = await expectJson(await admin.get('/api/v1/me'), 200);
 	assert.deepEqual(am.roles.map((r) => [r.role, r.scope_code]), [['sys_admin', '520100']]);
 	assert.deepEqual(am.permissions, {
+		'flow.admin': ['/1/'],
 		'iam.org.manage': ['/1/'],
 		'iam.org.read': ['/1/'],
 		'iam.user.manage': ['/1/'],
 		'iam.user.read': ['/1/'],
+		'notify.manage': ['/1/'],
 		'workbench.use': ['/1/'],
 	});
 });

@@ -67,6 +67,9 @@ test(`a civil servant signs in, sees the workbench and signs out (${backend})`, 
 		assert.equal(nav.label, '工作台导航');
 		assert.deepEqual(nav.sections['我的工作'], [
 			{ text: '工作台', href: '/workbench', current: 'page' },
+			{ text: '我的待办', href: '/inbox', current: null },
+			{ text: '发起办件', href: '/flows', current: null },
+			{ text: '消息通知', href: '/notifications', current: null },
 			{ text: '修改密码', href: '/account/password', current: null },
 		]);
 		// the header now offers 退出 instead of 登录

@@ -23,6 +23,7 @@
 #include "flow/calendar.h"
 #include "flow/flow.h"
 #include "iam/iam.h"
+#include "notify/notify.h"
 #include "testutil.h"
 
 static const iam_policy policy = {
@@ -65,6 +66,8 @@ static void open_store(fx *f)
 	assert_int_equal(store_migrate(f->s, "iam", iam_migrations, iam_nmigrations, &e), YZ_OK);
 	assert_int_equal(
 	    store_migrate(f->s, "calendar", calendar_migrations, calendar_nmigrations, &e), YZ_OK);
+	assert_int_equal(store_migrate(f->s, "notify", notify_migrations, notify_nmigrations, &e),
+	                 YZ_OK);
 	assert_int_equal(store_migrate(f->s, "flow", flow_migrations, flow_nmigrations, &e), YZ_OK);
 }
 
@@ -124,7 +127,9 @@ static void open_fx(fx *f, const char *backend)
 		fail_msg("calendar seed: %s", e.msg);
 	use_calendar(f);
 	flow_defs_clear();
+	flow_on_event(NULL, NULL);
 	flow_on_event(count_event, NULL);
+	flow_on_event(flow_notify_event, NULL);
 	load_def_file(f, "packs/demo-city/flows/approval.parallel3.json");
 	load_def_file(f, "packs/demo-city/flows/hotline.ticket.json");
 	load_def_file(f, "packs/demo-city/flows/publication.review.json");
@@ -375,6 +380,12 @@ static void definitions_are_checked_with_paths(void **state)
 	             "\"clerk\", \"org\": \"000000\"}, \"next\": \"end\"},"
 	             "\"end\": {\"kind\": \"end\", \"name\": \"E\"}}}",
 	             "steps.a.assignee.org", "known");
+	/* an escalation to a role that does not exist */
+	expect_fault(DEF_HEAD "\"escalate\": {\"role\": \"nosuchrole\"}, \"start\": \"a\", "
+	                      "\"steps\": {\"a\": {\"kind\": \"task\", \"name\": \"A\", "
+	                      "\"assignee\": {\"starter\": true}, \"next\": \"end\"},"
+	                      "\"end\": {\"kind\": \"end\", \"name\": \"E\"}}}",
+	             "escalate.role", "known");
 	/* unknown members are refused, not ignored */
 	expect_fault(DEF_HEAD
 	             "\"start\": \"a\", \"steps\": {"
@@ -498,6 +509,22 @@ static void parallel_approval_runs_to_signature(void **state)
 		assert_non_null(strstr(e.msg, "closed"));
 		assert_int_equal(events[FLOW_EV_CLOSED], 1);
 		assert_int_equal(events[FLOW_EV_TASK_DONE], 5);
+		/* who was told: the window clerk of the new task (in-app), the applicant of
+		 * the end (in-app and an SMS to the account's phone) */
+		assert_int_equal(count(&f,
+		                       "SELECT COUNT(*) FROM notify_message m JOIN iam_user u ON "
+		                       "u.id = m.user_id WHERE u.login = 'linfang.zwfw' AND "
+		                       "m.channel = 'inapp' AND m.subject LIKE '新待办%'"),
+		                 1);
+		assert_int_equal(count(&f,
+		                       "SELECT COUNT(*) FROM notify_message m JOIN iam_user u ON "
+		                       "u.id = m.user_id WHERE u.login = 'wangfang' AND m.subject "
+		                       "LIKE '办结%'"),
+		                 2);
+		assert_int_equal(count(&f,
+		                       "SELECT COUNT(*) FROM notify_message WHERE channel = 'sms' "
+		                       "AND status = 'queued' AND body LIKE '%准予许可%'"),
+		                 1);
 		/* everything is in the audit chain */
 		assert_true(
 		    count(&f, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'flow.%'") >= 6);
@@ -593,6 +620,66 @@ static void correction_stops_the_clock(void **state)
 		json_t *o = get(&f, NULL, id);
 		assert_true(jx_int(o, "suspended_ms", 0) > 0);
 		json_decref(o);
+		close_fx(&f);
+	}
+}
+
+/* Golden dates, counted by hand from the 2026 notice (国办发明电〔2025〕7号):
+ * Spring Festival off 02-15..23 with make-up working days Saturday 02-14 and
+ * 02-28; Mid-Autumn off 09-25..27, National Day off 10-01..07, make-up working
+ * days Sunday 09-20 and Saturday 10-10. */
+static void golden_deadlines_across_spring_festival_and_national_day(void **state)
+{
+	(void)state;
+	const char *be[2];
+	int nb = tu_backends(be);
+	for (int b = 0; b < nb; b++) {
+		fx f;
+		open_fx(&f, be[b]);
+		/* Wednesday 02-11: 12, 13, 14 (Sat, worked), 24, 25, 26, 27, 28 (Sat, worked),
+		 * 03-02..06, 03-09, 03-10 → the 15th working day is Tuesday 03-10 */
+		clock_set_fake(city_time(2026, 2, 11, 10, 0));
+		int64_t id = start(&f, "wangfang", "approval.parallel3", PROJECT);
+		assert_int_equal(due_of(&f, id), day_end(2026, 3, 10));
+		/* the acceptance (1 working day) is due Thursday 02-12 */
+		assert_int_equal(task_due(&f, task_at(&f, id, "accept")), day_end(2026, 2, 12));
+		/* 补正 from Thursday 02-12 to Wednesday 02-25: working days 13, 14, 24, 25
+		 * do not count → 03-10 + 4 = Monday 03-16 */
+		clock_set_fake(city_time(2026, 2, 12, 10, 0));
+		ok_cmd(&f, "linfang.zwfw", id, task_at(&f, id, "accept"), FLOW_COMPLETE,
+		       "{\"outcome\": \"correction\"}");
+		clock_set_fake(city_time(2026, 2, 25, 9, 0));
+		ok_cmd(&f, "wangfang", id, task_at(&f, id, "correct"), FLOW_COMPLETE, "{}");
+		assert_int_equal(due_of(&f, id), day_end(2026, 3, 16));
+		/* the new acceptance task: due the next working day, Thursday 02-26 */
+		assert_int_equal(task_due(&f, task_at(&f, id, "accept")), day_end(2026, 2, 26));
+		/* an extension of 5 working days: 17, 18, 19, 20, 23 → Monday 03-23 */
+		clock_set_fake(city_time(2026, 3, 2, 10, 0));
+		ok_cmd(&f, "liuhongbo.city", id, 0, FLOW_EXTEND,
+		       "{\"workdays\": 5, \"reason\": \"需现场踏勘\"}");
+		assert_int_equal(due_of(&f, id), day_end(2026, 3, 23));
+
+		/* Wednesday 09-23 15:00: 24, 28, 29, 30, 10-08, 09, 10 (Sat, worked), 12..16,
+		 * 19, 20, 21 → the 15th working day is Wednesday 10-21 */
+		clock_set_fake(city_time(2026, 9, 23, 15, 0));
+		int64_t id2 = start(&f, "wangfang", "approval.parallel3", PROJECT);
+		assert_int_equal(due_of(&f, id2), day_end(2026, 10, 21));
+		assert_int_equal(task_due(&f, task_at(&f, id2, "accept")), day_end(2026, 9, 24));
+		/* accepted Wednesday 09-30: the reviews (5 working days) are due 10-08, 09, 10,
+		 * 12, 13 → Tuesday 10-13 */
+		clock_set_fake(city_time(2026, 9, 30, 10, 0));
+		ok_cmd(&f, "linfang.zwfw", id2, task_at(&f, id2, "accept"), FLOW_COMPLETE,
+		       "{\"outcome\": \"accept\"}");
+		assert_int_equal(task_due(&f, task_at(&f, id2, "fgw")), day_end(2026, 10, 13));
+		/* a hearing (听证) from Friday 10-09 to Monday 10-12: 10 (Sat, worked) and 12 →
+		 * everything open moves by two working days */
+		clock_set_fake(city_time(2026, 10, 9, 10, 0));
+		ok_cmd(&f, "chenjing.fgw", id2, 0, FLOW_SUSPEND,
+		       "{\"kind\": \"hearing\", \"reason\": \"举行听证\"}");
+		clock_set_fake(city_time(2026, 10, 12, 16, 0));
+		ok_cmd(&f, "chenjing.fgw", id2, 0, FLOW_RESUME, "{}");
+		assert_int_equal(task_due(&f, task_at(&f, id2, "fgw")), day_end(2026, 10, 15));
+		assert_int_equal(due_of(&f, id2), day_end(2026, 10, 23));
 		close_fx(&f);
 	}
 }
@@ -754,13 +841,15 @@ static const char *const TEN[10][2] = {
     {"520100-dsjj", "gaobin.dsjj"}, {"520100-zhzfj", "liangyu.zhzfj"},
 };
 
+/* One department's thread: for each round, wait for the start, complete its
+ * branch, and say so. */
 typedef struct racer {
 	store *s;
 	yz_actor who;
-	int64_t id, task;
-	int n;
-	yz_status st;
-	pthread_barrier_t *go;
+	int n, rounds;
+	int64_t *ids, *tasks; /* per round: the instance, and this racer's task */
+	int failures;
+	pthread_barrier_t *go, *done;
 } racer;
 
 static void *race(void *arg)
@@ -769,11 +858,38 @@ static void *race(void *arg)
 	char text[64];
 	snprintf(text, sizeof text, "{\"data\": {\"o%d\": \"同意\"}}", r->n);
 	json_t *in = jparse(text);
-	yz_err e = {0};
-	pthread_barrier_wait(r->go);
-	r->st = flow_command(r->s, &r->who, r->id, r->task, FLOW_COMPLETE, in, NULL, &e);
+	for (int k = 0; k < r->rounds; k++) {
+		pthread_barrier_wait(r->go);
+		yz_err e = {0};
+		if (flow_command(r->s, &r->who, r->ids[k], r->tasks[k], FLOW_COMPLETE, in, NULL,
+		                 &e) != YZ_OK)
+			r->failures++;
+		pthread_barrier_wait(r->done);
+	}
 	json_decref(in);
 	return NULL;
+}
+
+/* The open tasks of an instance, by branch number (steps d0..d9). */
+static void branch_tasks(store *s, int64_t id, int64_t out[10])
+{
+	store_conn *c;
+	yz_err e = {0};
+	assert_int_equal(store_reader(s, &c, &e), YZ_OK);
+	store_rows *rows;
+	store_val a[] = {sv_int(id)};
+	assert_int_equal(store_query(c,
+	                             "SELECT id, step FROM flow_token WHERE instance_id = ? AND "
+	                             "status = 'active'",
+	                             a, 1, &rows, &e),
+	                 YZ_OK);
+	memset(out, 0, 10 * sizeof out[0]);
+	while (store_next(rows)) {
+		const char *step = store_col_text(rows, 1);
+		if (step[0] == 'd' && step[1] >= '0' && step[1] <= '9' && !step[2])
+			out[step[1] - '0'] = store_col_int(rows, 0);
+	}
+	store_rows_discard(rows);
 }
 
 static void ten_departments_join_exactly_once(void **state)
@@ -801,12 +917,20 @@ static void ten_departments_join_exactly_once(void **state)
 	    "\"after\"}, \"after\": {\"kind\": \"task\", \"name\": \"汇总办理\", \"assignee\": "
 	    "{\"role\": \"clerk\", \"org\": \"520100-dsjj\"}, \"next\": \"end\"}, \"end\": "
 	    "{\"kind\": \"end\", \"name\": \"办结\"}}}");
+	/* 10,000 rounds (YIZHAN_JOIN_ROUNDS for a shorter run under the sanitizers) */
+	const char *env = getenv("YIZHAN_JOIN_ROUNDS");
+	int rounds = env ? (int)strtol(env, NULL, 10) : 10000;
+	if (rounds < 1)
+		rounds = 1;
 	const char *be[2];
 	int nb = tu_backends(be);
 	for (int b = 0; b < nb; b++) {
 		fx f;
 		open_fx(&f, be[b]);
 		load_def_text(&f, doc);
+		/* two nodes over PostgreSQL wait on each other's row locks: a tenth of the
+		 * rounds keeps the suite's time reasonable */
+		int nr = strcmp(be[b], "postgresql") ? rounds : (rounds + 9) / 10;
 		/* on PostgreSQL, half the departments work through a second node: the
 		 * instance's row lock, not the one writer thread, keeps the join exact */
 		store *node2 = f.s;
@@ -815,48 +939,82 @@ static void ten_departments_join_exactly_once(void **state)
 			store_opts o = {0};
 			assert_int_equal(store_open(f.target, &o, &node2, &e), YZ_OK);
 		}
-		for (int round = 0; round < 10; round++) {
-			int64_t id = start(&f, "gaobin.dsjj", "t.ten", "{\"title\": \"联审\"}");
-			racer r[10];
-			pthread_t th[10];
-			pthread_barrier_t go;
-			pthread_barrier_init(&go, NULL, 10);
-			for (int i = 0; i < 10; i++) {
-				char step[8];
-				snprintf(step, sizeof step, "d%d", i);
-				r[i] = (racer){.s = i % 2 ? node2 : f.s,
-				               .who = user(&f, TEN[i][1]),
-				               .id = id,
-				               .n = i,
-				               .go = &go};
-				r[i].task = task_at(&f, id, step);
-				assert_true(r[i].task > 0);
-			}
-			for (int i = 0; i < 10; i++)
-				pthread_create(&th[i], NULL, race, &r[i]);
-			for (int i = 0; i < 10; i++) {
-				pthread_join(th[i], NULL);
-				assert_int_equal(r[i].st, YZ_OK);
-			}
-			pthread_barrier_destroy(&go);
-			char sql[160];
-			snprintf(
-			    sql, sizeof sql,
-			    "SELECT COUNT(*) FROM flow_token WHERE instance_id = %lld AND step = "
-			    "'after'",
-			    (long long)id);
-			assert_int_equal(count(&f, sql), 1);
-			snprintf(
-			    sql, sizeof sql,
-			    "SELECT COUNT(*) FROM flow_token WHERE instance_id = %lld AND status = "
-			    "'active'",
-			    (long long)id);
-			assert_int_equal(count(&f, sql), 1);
-			/* and no department's opinion was lost */
-			json_t *o = get(&f, NULL, id);
-			assert_int_equal(json_object_size(json_object_get(o, "data")), 10);
-			json_decref(o);
+		int64_t *ids = calloc((size_t)nr, sizeof *ids);
+		int64_t *tasks = calloc((size_t)nr * 10, sizeof *tasks);
+		assert_non_null(ids);
+		assert_non_null(tasks);
+		racer r[10];
+		int64_t *mine[10];
+		pthread_t th[10];
+		pthread_barrier_t go, done;
+		pthread_barrier_init(&go, NULL, 11);
+		pthread_barrier_init(&done, NULL, 11);
+		for (int i = 0; i < 10; i++) {
+			mine[i] = calloc((size_t)nr, sizeof *mine[i]);
+			assert_non_null(mine[i]);
+			r[i] = (racer){.s = i % 2 ? node2 : f.s,
+			               .who = user(&f, TEN[i][1]),
+			               .n = i,
+			               .rounds = nr,
+			               .ids = ids,
+			               .tasks = mine[i],
+			               .go = &go,
+			               .done = &done};
+			pthread_create(&th[i], NULL, race, &r[i]);
 		}
+		yz_actor starter = user(&f, "gaobin.dsjj");
+		json_t *in = jparse("{\"title\": \"联审\"}");
+		for (int k = 0; k < nr; k++) {
+			yz_err e = {0};
+			assert_int_equal(flow_start(f.s, &starter, "t.ten", in, NULL, &ids[k], &e),
+			                 YZ_OK);
+			int64_t t[10];
+			branch_tasks(f.s, ids[k], t);
+			for (int i = 0; i < 10; i++)
+				mine[i][k] = t[i];
+			pthread_barrier_wait(&go);
+			pthread_barrier_wait(&done);
+		}
+		json_decref(in);
+		for (int i = 0; i < 10; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(r[i].failures, 0);
+			free(mine[i]);
+		}
+		pthread_barrier_destroy(&go);
+		pthread_barrier_destroy(&done);
+		/* every join fired exactly once: one task after it per instance */
+		char sql[256];
+		snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM flow_token WHERE step = 'after'");
+		assert_int_equal(count(&f, sql), nr);
+		assert_int_equal(count(&f,
+		                       "SELECT COUNT(*) FROM (SELECT instance_id FROM flow_token "
+		                       "WHERE step = 'after' GROUP BY instance_id HAVING COUNT(*) "
+		                       "<> 1) x"),
+		                 0);
+		assert_int_equal(count(&f,
+		                       "SELECT COUNT(*) FROM flow_token WHERE status = 'active' "
+		                       "AND step <> 'after'"),
+		                 0);
+		/* and no department's opinion was lost */
+		store_conn *c;
+		yz_err e = {0};
+		assert_int_equal(store_reader(f.s, &c, &e), YZ_OK);
+		store_rows *rows;
+		assert_int_equal(
+		    store_query(c, "SELECT data FROM flow_instance WHERE def_key = 't.ten'", NULL,
+		                0, &rows, &e),
+		    YZ_OK);
+		int whole = 0;
+		while (store_next(rows)) {
+			json_t *d = json_loads(store_col_text(rows, 0), 0, NULL);
+			whole += json_object_size(d) == 10;
+			json_decref(d);
+		}
+		store_rows_discard(rows);
+		assert_int_equal(whole, nr);
+		free(tasks);
+		free(ids);
 		if (node2 != f.s)
 			store_close(node2);
 		close_fx(&f);
@@ -905,6 +1063,12 @@ static void deadlines_remind_then_fire_once_and_survive_restart(void **state)
 		clock_set_fake(city_time(2026, 11, 25, 9, 0));
 		assert_true(sweep(&f) >= 1);
 		assert_int_equal(events[FLOW_EV_OVERDUE], 1);
+		/* escalated: the city's leader gets a copy */
+		assert_int_equal(events[FLOW_EV_ESCALATED], 1);
+		assert_int_equal(count(&f,
+		                       "SELECT COUNT(*) FROM flow_cc c JOIN iam_user u ON u.id = "
+		                       "c.user_id WHERE u.login = 'liuhongbo.city'"),
+		                 1);
 		assert_int_equal(sweep(&f), 0);
 		json_t *x = get(&f, NULL, id);
 		assert_string_equal(jx_str(x, "deadline", ""), "ok");
@@ -1081,6 +1245,7 @@ int main(void)
 	    cmocka_unit_test(parallel_approval_runs_to_signature),
 	    cmocka_unit_test(a_dissent_goes_to_refusal),
 	    cmocka_unit_test(correction_stops_the_clock),
+	    cmocka_unit_test(golden_deadlines_across_spring_festival_and_national_day),
 	    cmocka_unit_test(suspension_pushes_open_deadlines_and_extension_needs_the_role),
 	    cmocka_unit_test(return_reject_transfer_and_withdraw),
 	    cmocka_unit_test(idempotent_commands_answer_once),
