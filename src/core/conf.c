@@ -56,6 +56,7 @@ static const opt opts[] = {
     I(notify_backoff_ms, 1, 3600000, "wait after a failed delivery; doubles each time"),
     I(notify_timeout_ms, 100, 600000, "deadline of one exchange with a mail server or gateway"),
     B(test_clock, "allow tests to move the clock through the API (never in production)"),
+    S(test_clock_start, "with --test-clock: the clock starts at this ISO-8601 time"),
     B(bench_routes, "expose POST /api/v1/bench/rows for make bench (never in production)"),
     B(secure_cookies, "mark cookies Secure (when served behind TLS)"),
 };

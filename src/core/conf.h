@@ -38,10 +38,11 @@ typedef struct yz_config {
 	int lockout_failures; /* failed logins before lockout */
 	int lockout_minutes;
 	int pbkdf2_iterations;
-	int writer_batch_max; /* most jobs committed together */
-	bool test_clock;      /* expose the test clock control (never in production) */
-	bool bench_routes;    /* expose the benchmark write route (never in production) */
-	bool secure_cookies;  /* set Secure on cookies (behind TLS) */
+	int writer_batch_max;      /* most jobs committed together */
+	bool test_clock;           /* expose the test clock control (never in production) */
+	char test_clock_start[64]; /* with test_clock: the clock starts at this ISO-8601 time */
+	bool bench_routes;         /* expose the benchmark write route (never in production) */
+	bool secure_cookies;       /* set Secure on cookies (behind TLS) */
 
 	/* notifications (notify) */
 	char smtp_host[256]; /* SMTP relay for e-mail; "" = none configured */

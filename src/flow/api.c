@@ -10,6 +10,7 @@
 #include "core/slice.h"
 #include "flow/flow.h"
 #include "flow/flow_api.h"
+#include "flow/flow_int.h"
 
 static yz_app *app_of(http_req *r)
 {
@@ -136,6 +137,18 @@ static yz_status command(http_req *r, yz_err *e)
 	st = flow_command(app_of(r)->db, http_actor(r), id, task, cmd, in,
 	                  http_header(r, "Idempotency-Key"), e);
 	json_decref(in);
+	if (st == YZ_ECONFLICT) {
+		/* a command the instance's state does not allow: 409 with the
+		 * commands that are allowed now, as a program can use them */
+		store_conn *c;
+		json_t *allowed = json_array();
+		yz_err ignore = {0};
+		if (store_reader(app_of(r)->db, &c, &ignore) == YZ_OK &&
+		    flow_actions(c, http_actor(r), id, allowed, &ignore) != YZ_OK)
+			json_array_clear(allowed);
+		http_reply_problem_with(r, e, json_pack("{s:o}", "allowed", allowed));
+		return YZ_OK;
+	}
 	return st == YZ_OK ? reply_instance(r, id, 200, e) : st;
 }
 

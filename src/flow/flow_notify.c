@@ -174,8 +174,8 @@ yz_status flow_notify_event(store_conn *tx, const flow_event *ev, void *ctx, yz_
 	int n = 0;
 	if (st == YZ_OK && ev->kind == FLOW_EV_CLOSED) {
 		snprintf(subject, sizeof subject, "办结：%s", title);
-		snprintf(body, sizeof body, "您办理的“%s”（%s）已办结，结果：%s。", title,
-		         ev->flow_name, end_name(ev));
+		snprintf(body, sizeof body, "您办理的“%s”（%s，办件编号 %lld）已办结，结果：%s。",
+		         title, ev->flow_name, (long long)ev->instance_id, end_name(ev));
 		snprintf(key, sizeof key, "flow.%lld.closed", (long long)ev->instance_id);
 		if (starter)
 			st = send_inapp(tx, starter, subject, body, link, key, e);
@@ -219,6 +219,9 @@ yz_status flow_notify_event(store_conn *tx, const flow_event *ev, void *ctx, yz_
 		         ev->flow_name, step, due);
 		break;
 	}
+	/* the number of the case, so that cases of the same title stay apart */
+	size_t bl = strlen(body);
+	snprintf(body + bl, sizeof body - bl, "（办件编号 %lld）", (long long)ev->instance_id);
 	for (int i = 0; st == YZ_OK && i < n; i++) {
 		if (ev->kind == FLOW_EV_TRANSFERRED)
 			snprintf(key, sizeof key, "flow.%lld.task.%lld.%s.%lld.%lld",

@@ -215,6 +215,10 @@ void http_reply_text(http_req *r, int status, const char *content_type, const vo
 void http_redirect(http_req *r, const char *url);
 /* Answer with the error as problem+json or as an error page. */
 void http_reply_error(http_req *r, const yz_err *e);
+/* problem+json with extension members (RFC 9457 §3.2) from extra (stolen;
+ * members the problem already has are kept). The handler then returns
+ * YZ_OK: it has answered. */
+void http_reply_problem_with(http_req *r, const yz_err *e, json_t *extra);
 void http_set_header(http_req *r, const char *name, const char *value);
 YZ_MUST_USE yz_status http_set_cookie(http_req *r, const char *name, const char *value,
                                       long max_age, bool http_only);

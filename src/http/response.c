@@ -134,7 +134,7 @@ static const char *reason(int status)
 	}
 }
 
-static void reply_problem(http_req *r, const yz_err *e)
+static void reply_problem(http_req *r, const yz_err *e, json_t *extra)
 {
 	int status = http_status_of(e);
 	json_t *p = json_object();
@@ -154,6 +154,8 @@ static void reply_problem(http_req *r, const yz_err *e)
 		json_object_set(p, "errors", json_object_get(full, "errors"));
 		json_decref(full);
 	}
+	if (extra && status < 500)
+		json_object_update_missing(p, extra);
 	http_reply_json(r, status, p);
 	r->content_type = "application/problem+json; charset=utf-8";
 }
@@ -213,9 +215,15 @@ void http_reply_error(http_req *r, const yz_err *e)
 		http_set_header(r, "Allow", allow);
 	}
 	if (http_is_api(r))
-		reply_problem(r, e);
+		reply_problem(r, e, NULL);
 	else
 		http_default_error_page(r, e);
+}
+
+void http_reply_problem_with(http_req *r, const yz_err *e, json_t *extra)
+{
+	reply_problem(r, e, extra);
+	json_decref(extra);
 }
 
 /* The navigation the caller may see, grouped by section. */
