@@ -259,8 +259,8 @@ yz_status flow_history_add(store_conn *tx, int64_t instance_id, int64_t at, cons
 	snprintf(
 	    sql, sizeof sql,
 	    "CREATE TABLE IF NOT EXISTS %s (id {{id}}, instance_id BIGINT NOT NULL, at BIGINT "
-	    "NOT NULL, actor_id BIGINT NOT NULL, actor TEXT NOT NULL, command TEXT NOT NULL, step "
-	    "TEXT, token_id BIGINT, detail TEXT NOT NULL)",
+	    "NOT NULL, actor_id BIGINT NOT NULL, actor TEXT NOT NULL, actor_name TEXT NOT NULL, "
+	    "command TEXT NOT NULL, step TEXT, token_id BIGINT, detail TEXT NOT NULL)",
 	    table);
 	/* {{id}} is expanded by migrations only: write both forms here */
 	char ddl[600];
@@ -302,15 +302,16 @@ yz_status flow_history_add(store_conn *tx, int64_t instance_id, int64_t at, cons
 	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
 	if (!text)
 		return yz_fail(e, YZ_ENOMEM, "out of memory");
-	snprintf(
-	    sql, sizeof sql,
-	    "INSERT INTO %s (instance_id, at, actor_id, actor, command, step, token_id, detail) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	    table);
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO %s (instance_id, at, actor_id, actor, actor_name, command, step, "
+	         "token_id, "
+	         "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	         table);
 	store_val a[] = {sv_int(instance_id),
 	                 sv_int(at),
 	                 sv_int(who ? who->user_id : 0),
 	                 sv_text(who && who->login[0] ? who->login : "system"),
+	                 sv_text(who && who->user_id ? who->name : ""),
 	                 sv_text(command),
 	                 sv_text(step),
 	                 token_id ? sv_int(token_id) : sv_null(),
@@ -343,10 +344,11 @@ yz_status flow_history_list(store_conn *c, int64_t instance_id, int64_t from, js
 		if (strlen(months[i]) != 6 || strspn(months[i], "0123456789") != 6)
 			continue;
 		char sql[256];
-		snprintf(sql, sizeof sql,
-		         "SELECT at, actor_id, actor, command, step, token_id, detail FROM "
-		         "flow_history_%s WHERE instance_id = ? ORDER BY id",
-		         months[i]);
+		snprintf(
+		    sql, sizeof sql,
+		    "SELECT at, actor_id, actor, command, step, token_id, detail, actor_name FROM "
+		    "flow_history_%s WHERE instance_id = ? ORDER BY id",
+		    months[i]);
 		store_val b[] = {sv_int(instance_id)};
 		st = store_query(c, sql, b, 1, &r, e);
 		if (st != YZ_OK)
@@ -359,6 +361,7 @@ yz_status flow_history_list(store_conn *c, int64_t instance_id, int64_t from, js
 			jx_set_str(h, "at", t);
 			jx_set_int(h, "actor_id", store_col_int(r, 1));
 			jx_set_str(h, "actor", store_col_text(r, 2));
+			jx_set_str(h, "actor_name", store_col_text(r, 7));
 			jx_set_str(h, "command", store_col_text(r, 3));
 			jx_set_str(h, "step", store_col_null(r, 4) ? NULL : store_col_text(r, 4));
 			if (!store_col_null(r, 5))

@@ -21,6 +21,18 @@ static yz_app *app_of(http_req *r)
 	return http_app(r);
 }
 
+/* ISO times of the JSON API as "2026-11-23 10:00" on pages. */
+static void human_time(json_t *o, const char *key)
+{
+	const char *iso = jx_str(o, key, NULL);
+	int64_t ms;
+	if (iso && clock_parse_iso(iso, &ms) == YZ_OK) {
+		char t[40];
+		clock_format_city_human(ms, t, sizeof t);
+		jx_set_str(o, key, t);
+	}
+}
+
 /* ---- forms declared in definitions ---- */
 
 /* Page data for a definition's form fields: input types and current values. */
@@ -187,6 +199,9 @@ static yz_status inbox_page(http_req *r, yz_err *e)
 		jx_set_str(it, "deadline_label", key);
 		snprintf(key, sizeof key, "flowstatus.%s", jx_str(it, "status", ""));
 		jx_set_str(it, "status_label", key);
+		human_time(it, "due_at");
+		human_time(it, "opened_at");
+		human_time(it, "done_at");
 	}
 	return http_reply_page(r, 200, "pages/inbox", d, e);
 }
@@ -269,6 +284,17 @@ static yz_status start_post(http_req *r, yz_err *e)
 	return st;
 }
 
+/* The label a definition gives an outcome of a step ("材料齐全，受理"), or
+ * NULL for the one outcome of a step without choices. */
+static const char *outcome_label(const flow_def *d, const char *step, const char *name)
+{
+	int si = d && step ? flow_def_step_index(d, step) : -1;
+	for (int k = 0; si >= 0 && name && k < d->steps[si].noutcomes; k++)
+		if (!strcmp(d->steps[si].outcomes[k].name, name))
+			return d->steps[si].outcomes[k].label;
+	return NULL;
+}
+
 /* ---- one instance ---- */
 
 static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err *err,
@@ -299,6 +325,15 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 		char key2[48];
 		snprintf(key2, sizeof key2, "taskstatus.%s", jx_str(t, "status", ""));
 		jx_set_str(t, "status_label", key2);
+		const char *ol =
+		    outcome_label(d, jx_str(t, "step", NULL), jx_str(t, "outcome", NULL));
+		if (ol)
+			jx_set_str(t, "outcome", ol);
+		else if (json_is_string(json_object_get(t, "outcome")))
+			jx_set_str(t, "outcome_key", "flows.outcome_done");
+		human_time(t, "opened_at");
+		human_time(t, "due_at");
+		human_time(t, "done_at");
 		if (!jx_bool(t, "mine", false) || !d)
 			continue;
 		any_mine = true;
@@ -309,10 +344,8 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 		json_t *outs = json_array();
 		for (int k = 0; k < s->noutcomes; k++)
 			json_array_append_new(
-			    outs, json_pack("{s:s, s:s, s:b}", "name", s->outcomes[k].name, "label",
-			                    s->outcomes[k].label ? s->outcomes[k].label
-			                                         : s->outcomes[k].name,
-			                    "first", k == 0));
+			    outs, json_pack("{s:s, s:s?, s:b}", "name", s->outcomes[k].name,
+			                    "label", s->outcomes[k].label, "first", k == 0));
 		json_object_set_new(t, "outcomes", outs);
 		bool failed_here =
 		    failed_task && jx_int(t, "id", 0) == strtoll(failed_task, NULL, 10);
@@ -338,8 +371,14 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 		const char *text = jx_str(json_object_get(t, "detail"), "text", NULL);
 		const char *outcome = jx_str(json_object_get(t, "detail"), "outcome", NULL);
 		jx_set_str(t, "note", reason ? reason : comment ? comment : text);
-		if (outcome)
-			jx_set_str(t, "outcome", outcome);
+		if (outcome) {
+			const char *ol = outcome_label(d, jx_str(t, "step", NULL), outcome);
+			if (ol)
+				jx_set_str(t, "outcome", ol);
+		}
+		human_time(t, "at");
+		if (!*jx_str(t, "actor_name", ""))
+			jx_set_str(t, "actor_name", NULL);
 	}
 	/* data as label/value rows in the order of the start form */
 	json_t *rows = json_array();
@@ -356,6 +395,22 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 		free(txt);
 	}
 	json_object_set_new(data, "rows", rows);
+	human_time(o, "started_at");
+	human_time(o, "due_at");
+	human_time(o, "statutory_at");
+	human_time(o, "closed_at");
+	if (json_is_object(json_object_get(o, "suspended")))
+		human_time(json_object_get(o, "suspended"), "since");
+	/* the end's name for the outcome ("准予许可") */
+	for (int k = 0; d && k < d->nsteps; k++)
+		if (d->steps[k].kind == STEP_END &&
+		    !strcmp(d->steps[k].outcome, jx_str(o, "outcome", "")))
+			jx_set_str(o, "outcome_label", d->steps[k].name);
+	if (!json_object_get(o, "outcome_label") && json_is_string(json_object_get(o, "outcome"))) {
+		char ok[48];
+		snprintf(ok, sizeof ok, "flowoutcome.%s", jx_str(o, "outcome", ""));
+		jx_set_str(o, "outcome_key", ok);
+	}
 	char sk[48];
 	snprintf(sk, sizeof sk, "flowstatus.%s", jx_str(o, "status", ""));
 	jx_set_str(o, "status_label", sk);

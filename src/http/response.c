@@ -393,8 +393,14 @@ json_t *http_error_data_with(http_req *r, const yz_err *e, const char *label_sco
 		char *text = fill(r->a, tmpl, label, f->expected);
 		json_t *x = json_object();
 		jx_set_str(x, "field", f->field);
+		/* the control's id: "f-" and the field, with the '.', '[' and ']' of
+		 * nested fields ("data.phone") as '-', so that the id is also a plain
+		 * CSS selector */
 		char href[80];
 		snprintf(href, sizeof href, "#f-%s", f->field);
+		for (char *p = href + 3; *p; p++)
+			if (*p == '.' || *p == '[' || *p == ']')
+				*p = '-';
 		jx_set_str(x, "href", href);
 		jx_set_str(x, "text", text);
 		json_array_append_new(list, x);

@@ -1,25 +1,48 @@
 /*
  * pages.c — the two faces' shells: the public home page of the portal and
  * the civil servants' workbench (待办 area and the navigation built from the
- * module table), plus the visitor's preferences (age-friendly mode,
- * language). Later issues fill the portal and the workbench with content.
+ * module table, the to-do area from the flow inbox), plus the visitor's
+ * preferences (age-friendly mode, language).
  */
 #include <string.h>
 
 #include "app.h"
 #include "core/jx.h"
+#include "flow/flow.h"
 
 static yz_status home(http_req *r, yz_err *e)
 {
 	return http_reply_page(r, 200, "pages/home", json_object(), e);
 }
 
+/* The to-do area: the first open tasks of the inbox, most urgent state
+ * shown, and the way to the whole inbox. */
 static yz_status workbench(http_req *r, yz_err *e)
 {
 	json_t *d = json_object();
-	/* The to-do area lists work items once the flow engine exists; until
-	 * then it says plainly that there is nothing to do. */
-	json_object_set_new(d, "todo", json_array());
+	store_conn *c;
+	json_t *box = NULL;
+	yz_status st = store_reader(((yz_app *)http_app(r))->db, &c, e);
+	if (st == YZ_OK)
+		st = flow_inbox(c, http_actor(r), "todo", NULL, 0, 6, &box, e);
+	if (st != YZ_OK) {
+		json_decref(d);
+		return st;
+	}
+	json_t *items = json_object_get(box, "items");
+	size_t i;
+	json_t *x;
+	json_array_foreach (items, i, x) {
+		const char *dl = jx_str(x, "deadline", NULL);
+		if (dl) {
+			char key[48];
+			snprintf(key, sizeof key, "deadline.%s", dl);
+			jx_set_str(x, "deadline_label", key);
+		}
+	}
+	json_object_set(d, "todo", items);
+	jx_set_bool(d, "more", !json_is_null(json_object_get(box, "next")));
+	json_decref(box);
 	jx_set_bool(d, "can_workbench", http_can(r, "workbench.use"));
 	return http_reply_page(r, 200, "pages/workbench", d, e);
 }
