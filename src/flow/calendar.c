@@ -1226,9 +1226,21 @@ yz_status calendar_import_holiday_cn(store *s, const yz_actor *who, const char *
 	yz_status st = read_file(json_path, IMPORT_MAX, &raw, e);
 	if (st != YZ_OK)
 		return st;
-	json_t *doc = NULL;
-	st = jx_parse_object(raw.p ? raw.p : "", raw.len, &doc, e);
+	st = calendar_import_holiday_cn_text(s, who, raw.p ? raw.p : "", raw.len, changed, nchanged,
+	                                     e);
 	buf_free(&raw);
+	return st;
+}
+
+yz_status calendar_import_holiday_cn_text(store *s, const yz_actor *who, const char *text,
+                                          size_t len, int64_t **changed, int *nchanged, yz_err *e)
+{
+	*changed = NULL;
+	*nchanged = 0;
+	if (len > IMPORT_MAX)
+		return yz_fail(e, YZ_ETOOBIG, "a notice file is at most %d bytes", (int)IMPORT_MAX);
+	json_t *doc = NULL;
+	yz_status st = jx_parse_object(text, len, &doc, e);
 	if (st != YZ_OK)
 		return st;
 	cal_entry *ents = NULL;

@@ -150,6 +150,11 @@ YZ_MUST_USE yz_status calendar_import_holiday_cn(store *s, const yz_actor *who,
                                                  const char *json_path, int64_t **changed,
                                                  int *nchanged, yz_err *e);
 
+/* The same from the file's text (an upload). */
+YZ_MUST_USE yz_status calendar_import_holiday_cn_text(store *s, const yz_actor *who,
+                                                      const char *text, size_t len,
+                                                      int64_t **changed, int *nchanged, yz_err *e);
+
 /* The sequence number of the newest stored version (0 when none): a server
  * checks it now and then and rebuilds its calendar (calendar_load) when it
  * grew, so an import from the command line reaches running nodes. */

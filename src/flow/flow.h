@@ -74,6 +74,11 @@ YZ_MUST_USE yz_status flow_defs_restore(store *s, yz_err *e);
  * pointer stays valid until flow_defs_clear. */
 const flow_def *flow_def_get(const char *key, int version);
 void flow_defs_clear(void);
+/* How many definitions (key@version) the registry holds. */
+int flow_defs_count(void);
+/* Register the definitions another node stored since (cheap when none):
+ * *added (may be NULL) gets how many. */
+YZ_MUST_USE yz_status flow_defs_sync(store *s, int *added, yz_err *e);
 const char *flow_def_key(const flow_def *d);
 int flow_def_version(const flow_def *d);
 /* [{key, version, name, ...}] of the newest versions. */
@@ -94,6 +99,14 @@ void flow_set_env(const flow_env *env);
  * command line imported a notice). The old one must stay alive: the caller
  * keeps it until the engine stops. */
 void flow_set_calendar(const calendar *cal);
+/* The calendar the engine computes with now (NULL before start). */
+const calendar *flow_calendar(void);
+/* Load the calendar the database holds now when its notices changed since
+ * the last load (always with force) and swap it in; *changed (may be NULL)
+ * tells whether it did. Thread-safe. flow_calendars_free releases every
+ * calendar loaded so (when the engine stops). */
+YZ_MUST_USE yz_status flow_calendar_reload(store *s, bool force, bool *changed, yz_err *e);
+void flow_calendars_free(void);
 
 typedef enum flow_cmd {
 	FLOW_CLAIM = 1,

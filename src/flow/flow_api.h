@@ -9,6 +9,8 @@
 
 yz_status flow_routes(yz_app *app, yz_err *e);
 yz_status flow_api_routes(yz_app *app, yz_err *e);
+/* The calendar's API and page (calendar_api.c). */
+yz_status calendar_routes(yz_app *app, yz_err *e);
 /* The request's actor with the flow.read scope when the caller holds it. */
 yz_actor *flow_viewer(http_req *r);
 /* The background job: fire due timers. */

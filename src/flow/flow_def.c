@@ -647,6 +647,16 @@ void flow_registry_add(flow_def *d)
 	pthread_rwlock_unlock(&reg_lock);
 }
 
+int flow_defs_count(void)
+{
+	int n = 0;
+	pthread_rwlock_rdlock(&reg_lock);
+	for (flow_def *x = registry; x; x = x->next_in_registry)
+		n++;
+	pthread_rwlock_unlock(&reg_lock);
+	return n;
+}
+
 const flow_def *flow_def_get(const char *key, int version)
 {
 	const flow_def *best = NULL;

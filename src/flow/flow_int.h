@@ -129,9 +129,7 @@ YZ_MUST_USE yz_status flow_rule_check(json_t *rule, const char *path, yz_err *e)
 
 /* Deadlines with the engine's calendar. */
 int64_t flow_deadline(const flow_limit *l, int64_t start_ms);
-/* Working time between two instants in the limit's unit (workdays, work
- * minutes or days) for display. */
-const calendar *flow_calendar(void);
+/* The office hours the engine counts working hours with. */
 const calendar_hours *flow_hours(void);
 
 /* The commands `who` may give on an instance now ("claim 12", "complete 12",

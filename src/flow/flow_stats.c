@@ -105,19 +105,21 @@ yz_status flow_stats(store_conn *c, int64_t from_ms, int64_t to_ms, const char *
 	r = NULL;
 	/* open tasks now, and how many of them are overdue */
 	if (st == YZ_OK)
-		st = store_query(c,
-		                 "SELECT COALESCE(t.due_at, 0), COALESCE(t.cand_org_path, "
-		                 "t.cand_dept_path), i.def_key FROM flow_token t JOIN flow_instance i "
-		                 "ON i.id = t.instance_id WHERE t.kind = 'task' AND t.status = 'active' "
-		                 "AND (t.cand_org_path IS NOT NULL OR t.cand_dept_path IS NOT NULL)",
-		                 NULL, 0, &r, e);
+		st = store_query(
+		    c,
+		    "SELECT COALESCE(t.due_at, 0), COALESCE(t.cand_org_path, "
+		    "t.cand_dept_path), i.def_key FROM flow_token t JOIN flow_instance i "
+		    "ON i.id = t.instance_id WHERE t.kind = 'task' AND t.status = 'active' "
+		    "AND (t.cand_org_path IS NOT NULL OR t.cand_dept_path IS NOT NULL)",
+		    NULL, 0, &r, e);
 	int64_t now = clock_now_ms();
 	while (st == YZ_OK && store_next(r)) {
 		const char *org = store_col_text(r, 1);
 		if (!under(org, org_prefix))
 			continue;
 		int64_t due = store_col_int(r, 0);
-		bump(oi, open, "now", org, store_col_text(r, 2), "open", "overdue", due && due < now);
+		bump(oi, open, "now", org, store_col_text(r, 2), "open", "overdue",
+		     due && due < now);
 	}
 	st = close_rows(r, st, e);
 	json_decref(ti);

@@ -555,8 +555,11 @@ static yz_status admin_page(http_req *r, int status, const char *text, const yz_
 	json_t *d = json_object();
 	json_object_set_new(d, "flows", flow_defs_json());
 	jx_set_str(d, "text", text ? text : "");
-	if (err)
-		json_object_set_new(d, "error", http_error_data(r, err, "flowdef"));
+	if (err) {
+		json_t *ed = http_error_data(r, err, "flowdef");
+		http_errors_point_to(ed, "f-definition");
+		json_object_set_new(d, "error", ed);
+	}
 	return http_reply_page(r, status, "pages/admin_flows", d, e);
 }
 

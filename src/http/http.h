@@ -241,6 +241,11 @@ json_t *http_error_data(http_req *r, const yz_err *e, const char *label_scope);
 /* The same with labels given for some fields ({field: label}), e.g. the
  * labels a flow definition declares for its form. */
 json_t *http_error_data_with(http_req *r, const yz_err *e, const char *label_scope, json_t *labels);
+/* For a form whose one control holds a whole document (a JSON definition, an
+ * uploaded file): every error of error_data (from http_error_data) links to
+ * that control ("f-definition") and names its path in the document; the
+ * control shows the first. */
+void http_errors_point_to(json_t *error_data, const char *control_id);
 /* The form's fields as a JSON object of strings (first value of each name,
  * without _csrf), to re-fill a form or to hand to a domain function. */
 json_t *http_form_json(const form *f);

@@ -359,6 +359,38 @@ static char *fill(arena *a, const char *tmpl, const char *label, const char *exp
 	return out;
 }
 
+void http_errors_point_to(json_t *error_data, const char *control_id)
+{
+	json_t *list = json_object_get(error_data, "errors");
+	if (!json_array_size(list))
+		return;
+	/* one message naming every fault by its path: "steps.lost：…；steps.a：…" */
+	buf all;
+	buf_init(&all, 64 * 1024);
+	yz_status st = YZ_OK;
+	size_t i;
+	json_t *x;
+	json_array_foreach (list, i, x) {
+		const char *field = jx_str(x, "field", NULL);
+		if (i)
+			BUF_TRY(st, buf_puts(&all, "；"));
+		if (field)
+			BUF_TRY(st, buf_printf(&all, "%s：", field));
+		BUF_TRY(st, buf_puts(&all, jx_str(x, "text", "")));
+	}
+	(void)st; /* a very long list is cut at the buffer's cap */
+	char href[80];
+	snprintf(href, sizeof href, "#%s", control_id);
+	json_t *one = json_pack("{s:s, s:s, s:s}", "field", control_id + 2, "href", href, "text",
+	                        buf_str(&all));
+	json_array_clear(list);
+	json_array_append_new(list, one);
+	json_t *map = json_object();
+	jx_set_str(map, control_id + 2, buf_str(&all));
+	json_object_set_new(error_data, "error_map", map);
+	buf_free(&all);
+}
+
 json_t *http_error_data(http_req *r, const yz_err *e, const char *label_scope)
 {
 	return http_error_data_with(r, e, label_scope, NULL);
