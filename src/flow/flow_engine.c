@@ -7,6 +7,7 @@
  * lock_instance() took the instance row; so an instance's transitions never
  * interleave, even across nodes on PostgreSQL.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,14 @@ typedef struct run {
 	char who_path[256];
 	bool who_path_loaded;
 	int steps_run; /* guard against definitions that loop without waiting */
+	/* history entries of this job, written together when it succeeds
+	 * (flush_history): one INSERT for the lot, one audit record per
+	 * instance */
+	struct hist {
+		flow_history_row row;
+		const char *key, *org_path;
+	} * hist;
+	int nhist, hist_cap;
 } run;
 
 static yz_status read_instance(run *r, int64_t id, inst *in, bool lock);
@@ -283,23 +292,93 @@ static yz_status emit(run *r, const inst *in, flow_event_kind kind, int64_t tok,
 	return tell(r->tx, &ev, r->e);
 }
 
+/* An entry of the instance's history (and of the audit chain), kept until
+ * the job ends: flush_history writes them. */
 static yz_status history(run *r, const inst *in, const char *command, const char *step, int64_t tok,
                          json_t *detail)
 {
-	yz_status st =
-	    flow_history_add(r->tx, in->id, r->now, r->who, command, step, tok, detail, r->e);
-	if (st != YZ_OK)
-		return st;
-	char obj[40], action[64];
-	snprintf(obj, sizeof obj, "flow:%lld", (long long)in->id);
-	snprintf(action, sizeof action, "flow.%s", command);
-	json_t *c = json_pack("{s:s, s:s?, s:I}", "flow", in->def->key, "step", step, "token",
-	                      (json_int_t)tok);
-	if (detail)
-		json_object_set(c, "detail", detail);
-	st = audit_append(r->tx, r->who, action, obj, in->org_path[0] ? in->org_path : NULL, c,
-	                  r->e);
-	json_decref(c);
+	if (r->nhist == r->hist_cap) {
+		int cap = r->hist_cap ? r->hist_cap * 2 : 16;
+		struct hist *h = arena_alloc(r->a, sizeof *h * (size_t)cap);
+		if (!h)
+			return yz_fail(r->e, YZ_ENOMEM, "out of memory");
+		if (r->nhist)
+			memcpy(h, r->hist, sizeof *h * (size_t)r->nhist);
+		r->hist = h;
+		r->hist_cap = cap;
+	}
+	struct hist *h = &r->hist[r->nhist];
+	h->row.instance_id = in->id;
+	h->row.command = arena_strdup(r->a, command);
+	h->row.step = step ? arena_strdup(r->a, step) : NULL;
+	h->row.token_id = tok;
+	h->row.detail = detail ? json_incref(detail) : NULL;
+	h->key = in->def->key;
+	h->org_path = arena_strdup(r->a, in->org_path);
+	if (!h->row.command || (step && !h->row.step) || !h->org_path) {
+		json_decref(h->row.detail);
+		return yz_fail(r->e, YZ_ENOMEM, "out of memory");
+	}
+	r->nhist++;
+	return YZ_OK;
+}
+
+/* Write the job's history: the entries in one go, then one audit record
+ * per instance with every entry of it ("flow.<its first command>"). */
+static yz_status flush_history(run *r)
+{
+	if (!r->nhist)
+		return YZ_OK;
+	flow_history_row *rows = arena_alloc(r->a, sizeof *rows * (size_t)r->nhist);
+	if (!rows)
+		return yz_fail(r->e, YZ_ENOMEM, "out of memory");
+	for (int i = 0; i < r->nhist; i++)
+		rows[i] = r->hist[i].row;
+	yz_status st = flow_history_add_rows(r->tx, r->now, r->who, rows, r->nhist, r->e);
+	for (int i = 0; st == YZ_OK && i < r->nhist; i++) {
+		int64_t id = r->hist[i].row.instance_id;
+		bool seen = false;
+		for (int k = 0; k < i && !seen; k++)
+			seen = r->hist[k].row.instance_id == id;
+		if (seen)
+			continue;
+		json_t *entries = json_array();
+		for (int k = i; k < r->nhist; k++) {
+			const struct hist *h = &r->hist[k];
+			if (h->row.instance_id != id)
+				continue;
+			json_t *x = json_pack("{s:s, s:s?, s:I}", "command", h->row.command, "step",
+			                      h->row.step, "token", (json_int_t)h->row.token_id);
+			if (h->row.detail)
+				json_object_set(x, "detail", h->row.detail);
+			json_array_append_new(entries, x);
+		}
+		char obj[40], action[64];
+		snprintf(obj, sizeof obj, "flow:%lld", (long long)id);
+		snprintf(action, sizeof action, "flow.%s", r->hist[i].row.command);
+		json_t *c = json_pack("{s:s, s:o}", "flow", r->hist[i].key, "entries", entries);
+		const char *org = r->hist[i].org_path;
+		st = audit_append(r->tx, r->who, action, obj, org[0] ? org : NULL, c, r->e);
+		json_decref(c);
+	}
+	return st;
+}
+
+static void hist_free(run *r)
+{
+	for (int i = 0; i < r->nhist; i++)
+		json_decref(r->hist[i].row.detail);
+	r->nhist = 0;
+}
+
+/* The end of a job: its history when it succeeded, and what it held. */
+static yz_status end_run(run *r, yz_status st)
+{
+	if (st == YZ_OK)
+		st = flush_history(r);
+	hist_free(r);
+	arena_free(r->a);
+	r->a = NULL;
 	return st;
 }
 
@@ -417,22 +496,41 @@ static yz_status get_token(run *r, int64_t instance_id, int64_t id, token *t)
 
 /* ---- creating positions ---- */
 
-static yz_status add_timer(run *r, const inst *in, int64_t tok, const char *kind, int64_t due)
+/* Timers of the instance (tok 0) or of one of its positions, in one
+ * statement. */
+static yz_status add_timers(run *r, const inst *in, int64_t tok, const char *const *kind,
+                            const int64_t *due, int n)
 {
-	store_val a[] = {sv_int(in->id), tok ? sv_int(tok) : sv_null(), sv_text(kind), sv_int(due)};
-	return store_exec(
-	    r->tx,
-	    "INSERT INTO flow_timer (instance_id, token_id, kind, due_at) VALUES (?, ?, "
-	    "?, ?)",
-	    a, 4, r->e);
+	if (n <= 0)
+		return YZ_OK;
+	static const char *const sql[] = {
+	    "INSERT INTO flow_timer (instance_id, token_id, kind, due_at) VALUES (?, ?, ?, ?)",
+	    "INSERT INTO flow_timer (instance_id, token_id, kind, due_at) VALUES (?, ?, ?, ?), "
+	    "(?, ?, ?, ?)",
+	    "INSERT INTO flow_timer (instance_id, token_id, kind, due_at) VALUES (?, ?, ?, ?), "
+	    "(?, ?, ?, ?), (?, ?, ?, ?)"};
+	store_val a[12];
+	int na = 0;
+	for (int i = 0; i < n && i < 3; i++) {
+		a[na++] = sv_int(in->id);
+		a[na++] = tok ? sv_int(tok) : sv_null();
+		a[na++] = sv_text(kind[i]);
+		a[na++] = sv_int(due[i]);
+	}
+	return store_exec(r->tx, sql[(n > 3 ? 3 : n) - 1], a, na, r->e);
 }
 
-static yz_status settle_timers(run *r, int64_t tok)
+static yz_status add_timer(run *r, const inst *in, int64_t tok, const char *kind, int64_t due)
 {
-	store_val a[] = {sv_int(r->now), sv_int(tok)};
-	return store_exec(
-	    r->tx, "UPDATE flow_timer SET fired_at = ? WHERE token_id = ? AND fired_at IS NULL", a,
-	    2, r->e);
+	return add_timers(r, in, tok, &kind, &due, 1);
+}
+
+/* A position ended: its timers go (a timer row lives only while pending). */
+static yz_status settle_timers(run *r, int64_t instance_id, int64_t tok)
+{
+	store_val a[] = {sv_int(instance_id), sv_int(tok)};
+	return store_exec(r->tx, "DELETE FROM flow_timer WHERE instance_id = ? AND token_id = ?", a,
+	                  2, r->e);
 }
 
 static yz_status advance(run *r, inst *in, int step, int64_t grp, int64_t prev);
@@ -517,17 +615,23 @@ static yz_status open_task(run *r, inst *in, const flow_step *s, int64_t grp, in
 	st = insert_token(r, in, s, "task", "active", grp, prev, due, role, org, dept, user, direct,
 	                  &id);
 	if (st == YZ_OK && due) {
-		st = add_timer(r, in, id, "reminder", shift_workdays(due, -1));
+		const char *kinds[3];
+		int64_t at[3];
+		int nt = 0;
+		kinds[nt] = "reminder";
+		at[nt++] = shift_workdays(due, -1);
 		/* two thirds of a limit of working days used (supervision may warn) */
-		if (st == YZ_OK && s->limit.unit == LIMIT_WORKDAYS && s->limit.n >= 3 &&
-		    flow_calendar()) {
-			int64_t at = calendar_deadline_workdays(flow_calendar(), r->now,
+		if (s->limit.unit == LIMIT_WORKDAYS && s->limit.n >= 3 && flow_calendar()) {
+			int64_t tt = calendar_deadline_workdays(flow_calendar(), r->now,
 			                                        (2 * s->limit.n + 2) / 3);
-			if (at < due)
-				st = add_timer(r, in, id, "twothirds", at);
+			if (tt < due) {
+				kinds[nt] = "twothirds";
+				at[nt++] = tt;
+			}
 		}
-		if (st == YZ_OK)
-			st = add_timer(r, in, id, "overdue", due);
+		kinds[nt] = "overdue";
+		at[nt++] = due;
+		st = add_timers(r, in, id, kinds, at, nt);
 	}
 	if (st == YZ_OK && s->cc_role)
 		st = copy_to_role(r, in, s->cc_role, org[0] ? org : in->org_path, NULL);
@@ -564,13 +668,11 @@ static yz_status cancel_group(run *r, inst *in, int64_t grp)
 		                a, 3, r->e);
 		if (st != YZ_OK)
 			break;
-		store_val b[] = {sv_int(r->now), sv_int(in->id), sv_int(in->id), sv_int(g)};
-		st = store_exec(
-		    r->tx,
-		    "UPDATE flow_timer SET fired_at = ? WHERE instance_id = ? AND fired_at "
-		    "IS NULL AND token_id IN (SELECT id FROM flow_token WHERE instance_id "
-		    "= ? AND grp = ?)",
-		    b, 4, r->e);
+		store_val b[] = {sv_int(in->id), sv_int(in->id), sv_int(g)};
+		st = store_exec(r->tx,
+		                "DELETE FROM flow_timer WHERE instance_id = ? AND token_id IN "
+		                "(SELECT id FROM flow_token WHERE instance_id = ? AND grp = ?)",
+		                b, 3, r->e);
 		store_rows *rows;
 		store_val c[] = {sv_int(in->id), sv_int(g)};
 		if (st == YZ_OK)
@@ -728,20 +830,20 @@ static yz_status shift_deadlines(run *r, inst *in, int days)
 		    r->tx,
 		    "UPDATE flow_token SET due_at = ?, shift_days = shift_days + ? WHERE id = ?", b,
 		    3, r->e);
-		store_val c[] = {sv_int(nd), sv_int(ids[i])};
+		store_val c[] = {sv_int(nd), sv_int(in->id), sv_int(ids[i])};
 		if (st == YZ_OK)
-			st = store_exec(
-			    r->tx,
-			    "UPDATE flow_timer SET due_at = ? WHERE token_id = ? AND kind = "
-			    "'overdue' AND fired_at IS NULL",
-			    c, 2, r->e);
-		store_val d[] = {sv_int(shift_workdays(nd, -1)), sv_int(ids[i])};
+			st = store_exec(r->tx,
+			                "UPDATE flow_timer SET due_at = ? WHERE instance_id = ? "
+			                "AND token_id = ? "
+			                "AND kind = 'overdue' AND fired_at IS NULL",
+			                c, 3, r->e);
+		store_val d[] = {sv_int(shift_workdays(nd, -1)), sv_int(in->id), sv_int(ids[i])};
 		if (st == YZ_OK)
-			st = store_exec(
-			    r->tx,
-			    "UPDATE flow_timer SET due_at = ? WHERE token_id = ? AND kind = "
-			    "'reminder' AND fired_at IS NULL",
-			    d, 2, r->e);
+			st = store_exec(r->tx,
+			                "UPDATE flow_timer SET due_at = ? WHERE instance_id = ? "
+			                "AND token_id = ? "
+			                "AND kind = 'reminder' AND fired_at IS NULL",
+			                d, 3, r->e);
 	}
 	if (st != YZ_OK)
 		return st;
@@ -809,13 +911,9 @@ static yz_status close_instance(run *r, inst *in, const char *outcome, const cha
 	                          "UPDATE flow_token SET status = 'cancelled', done_at = ? WHERE "
 	                          "instance_id = ? AND status IN ('active', 'waiting')",
 	                          a, 2, r->e);
-	store_val b[] = {sv_int(r->now), sv_int(in->id)};
+	store_val b[] = {sv_int(in->id)};
 	if (st == YZ_OK)
-		st = store_exec(
-		    r->tx,
-		    "UPDATE flow_timer SET fired_at = ? WHERE instance_id = ? AND fired_at IS "
-		    "NULL",
-		    b, 2, r->e);
+		st = store_exec(r->tx, "DELETE FROM flow_timer WHERE instance_id = ?", b, 1, r->e);
 	if (st != YZ_OK)
 		return st;
 	if (!strcmp(in->status, "suspended"))
@@ -910,13 +1008,22 @@ static yz_status start_in(run *r, const flow_def *d, json_t *in_doc, int64_t par
 	    "?, ?, ?, ?) RETURNING id",
 	    a, SV_N(a), &in.id, r->e);
 	free(text);
-	if (st == YZ_OK && in.due_at) {
-		st = add_timer(r, &in, 0, "inst_reminder", shift_workdays(in.due_at, -1));
-		if (st == YZ_OK)
-			st = add_timer(r, &in, 0, "inst_overdue", in.due_at);
+	if (st == YZ_OK) {
+		const char *kinds[3];
+		int64_t at[3];
+		int nt = 0;
+		if (in.due_at) {
+			kinds[nt] = "inst_reminder";
+			at[nt++] = shift_workdays(in.due_at, -1);
+			kinds[nt] = "inst_overdue";
+			at[nt++] = in.due_at;
+		}
+		if (in.statutory_at) {
+			kinds[nt] = "statutory";
+			at[nt++] = in.statutory_at;
+		}
+		st = add_timers(r, &in, 0, kinds, at, nt);
 	}
-	if (st == YZ_OK && in.statutory_at)
-		st = add_timer(r, &in, 0, "statutory", in.statutory_at);
 	json_t *h = json_pack("{s:i, s:O}", "version", d->version, "data", in.data);
 	if (st == YZ_OK)
 		st = history(r, &in, "start", NULL, 0, h);
@@ -984,7 +1091,7 @@ static yz_status continue_parent(run *r, inst *child)
 		    "= ?",
 		    a, 3, r->e);
 		if (st == YZ_OK)
-			st = settle_timers(r, t.id);
+			st = settle_timers(r, p.id, t.id);
 		json_t *d = json_pack("{s:I, s:s}", "child", (json_int_t)child->id, "outcome",
 		                      child->outcome);
 		if (st == YZ_OK)
@@ -1108,7 +1215,6 @@ static yz_status check_args(json_t *in, const char *const *allowed, yz_err *e)
 
 static yz_status task_done(run *r, inst *in, const token *t, const char *outcome, int64_t *done_ok)
 {
-	(void)in;
 	store_val a[] = {sv_int(r->now), sv_int(r->who ? r->who->user_id : 0), sv_text(outcome),
 	                 sv_int(t->id)};
 	yz_status st =
@@ -1119,7 +1225,7 @@ static yz_status task_done(run *r, inst *in, const token *t, const char *outcome
 	if (st == YZ_OK && store_changes(r->tx) != 1)
 		st = yz_fail(r->e, YZ_ECONFLICT, "the task is no longer open");
 	if (st == YZ_OK)
-		st = settle_timers(r, t->id);
+		st = settle_timers(r, in->id, t->id);
 	if (done_ok)
 		*done_ok = t->id;
 	return st;
@@ -1550,8 +1656,7 @@ static yz_status cmd_job_fn(store_conn *tx, void *arg, yz_err *e)
 		if (st == YZ_OK)
 			st = idem_record(&r, j->idem, j->instance_id);
 	}
-	arena_free(a);
-	return st;
+	return end_run(&r, st);
 }
 
 yz_status flow_start(store *s, const yz_actor *who, const char *key, json_t *in,
@@ -1635,14 +1740,11 @@ static yz_status fire_fn(store_conn *tx, void *arg, yz_err *e)
 	run r = {.tx = tx, .who = &sys, .now = f->now, .e = e, .a = a};
 	inst in;
 	yz_status st = lock_instance(&r, f->instance, &in);
-	if (st != YZ_OK) {
-		arena_free(a);
-		return st;
-	}
-	/* fire once: only a timer still pending */
-	store_val m[] = {sv_int(f->now), sv_int(f->timer)};
-	st = store_exec(tx, "UPDATE flow_timer SET fired_at = ? WHERE id = ? AND fired_at IS NULL",
-	                m, 2, e);
+	if (st != YZ_OK)
+		return end_run(&r, st);
+	/* fire once: only a timer still pending (it goes as it fires) */
+	store_val m[] = {sv_int(f->timer)};
+	st = store_exec(tx, "DELETE FROM flow_timer WHERE id = ? AND fired_at IS NULL", m, 1, e);
 	bool mine = st == YZ_OK && store_changes(tx) == 1;
 	token t = {0};
 	if (st == YZ_OK && mine && f->token)
@@ -1695,8 +1797,33 @@ static yz_status fire_fn(store_conn *tx, void *arg, yz_err *e)
 	if (st == YZ_OK)
 		st = save_instance(&r, &in);
 	inst_free(&in);
-	arena_free(a);
-	return st;
+	return end_run(&r, st);
+}
+
+/* The fires of one sweep, handed to the writer together so that they
+ * commit in a few group commits instead of one commit each. */
+typedef struct sweep_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int left, fired;
+	yz_status st;
+	yz_err err;
+} sweep_wait;
+
+static void fire_done(void *arg, yz_status st, const yz_err *e)
+{
+	sweep_wait *w = arg;
+	pthread_mutex_lock(&w->mu);
+	if (st == YZ_OK) {
+		w->fired++;
+	} else if (w->st == YZ_OK) {
+		w->st = st;
+		if (e)
+			w->err = *e;
+	}
+	if (--w->left == 0)
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 yz_status flow_sweep(store *s, int64_t now, int max, int *fired, yz_err *e)
@@ -1727,11 +1854,40 @@ yz_status flow_sweep(store *s, int64_t now, int max, int *fired, yz_err *e)
 		f->now = now;
 	}
 	st = store_rows_close(r, e);
-	for (int i = 0; st == YZ_OK && i < n; i++) {
-		st = store_write(s, fire_fn, &jobs[i], e);
-		if (st == YZ_OK)
-			(*fired)++;
+	if (st == YZ_OK && !jobs)
+		st = yz_fail(e, YZ_ENOMEM, "out of memory");
+	if (st != YZ_OK || !n) {
+		free(jobs);
+		return st;
 	}
+	/* in due order, as one queue: fires of one instance keep their order */
+	sweep_wait w = {.left = n};
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	for (int i = 0; i < n; i++) {
+		yz_err qe = {0};
+		if (store_write_then(s, fire_fn, &jobs[i], fire_done, &w, &qe) != YZ_OK) {
+			/* not queued (the store is closing): neither is the rest */
+			pthread_mutex_lock(&w.mu);
+			w.left -= n - i;
+			if (w.st == YZ_OK) {
+				w.st = qe.code ? qe.code : YZ_EBUSY;
+				w.err = qe;
+			}
+			pthread_mutex_unlock(&w.mu);
+			break;
+		}
+	}
+	pthread_mutex_lock(&w.mu);
+	while (w.left > 0)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	*fired = w.fired;
+	st = w.st;
+	if (st != YZ_OK && e)
+		*e = w.err;
 	free(jobs);
 	return st;
 }
@@ -1763,8 +1919,7 @@ static yz_status recompute_fn(store_conn *tx, void *arg, yz_err *e)
 	if (st != YZ_OK || !strcmp(in.status, "closed")) {
 		if (st == YZ_OK)
 			inst_free(&in);
-		arena_free(a);
-		return st;
+		return end_run(&r, st);
 	}
 	json_t *moved = json_array();
 	int64_t nd = due_now(&in.def->limit, in.started_at, in.shift_days + in.extended_days);
@@ -1819,20 +1974,21 @@ static yz_status recompute_fn(store_conn *tx, void *arg, yz_err *e)
 	for (int i = 0; st == YZ_OK && i < nu; i++) {
 		store_val b[] = {sv_int(upd[i].due), sv_int(upd[i].id)};
 		st = store_exec(tx, "UPDATE flow_token SET due_at = ? WHERE id = ?", b, 2, e);
-		store_val c[] = {sv_int(upd[i].due), sv_int(upd[i].id)};
+		store_val c[] = {sv_int(upd[i].due), sv_int(in.id), sv_int(upd[i].id)};
 		if (st == YZ_OK)
-			st = store_exec(
-			    tx,
-			    "UPDATE flow_timer SET due_at = ? WHERE token_id = ? AND kind = "
-			    "'overdue' AND fired_at IS NULL",
-			    c, 2, e);
-		store_val d[] = {sv_int(shift_workdays(upd[i].due, -1)), sv_int(upd[i].id)};
+			st = store_exec(tx,
+			                "UPDATE flow_timer SET due_at = ? WHERE instance_id = ? "
+			                "AND token_id = ? "
+			                "AND kind = 'overdue' AND fired_at IS NULL",
+			                c, 3, e);
+		store_val d[] = {sv_int(shift_workdays(upd[i].due, -1)), sv_int(in.id),
+		                 sv_int(upd[i].id)};
 		if (st == YZ_OK)
-			st = store_exec(
-			    tx,
-			    "UPDATE flow_timer SET due_at = ? WHERE token_id = ? AND kind = "
-			    "'reminder' AND fired_at IS NULL",
-			    d, 2, e);
+			st = store_exec(tx,
+			                "UPDATE flow_timer SET due_at = ? WHERE instance_id = ? "
+			                "AND token_id = ? "
+			                "AND kind = 'reminder' AND fired_at IS NULL",
+			                d, 3, e);
 		json_array_append_new(moved, json_pack("{s:s, s:I, s:I}", "what", "task", "task",
 		                                       (json_int_t)upd[i].id, "to",
 		                                       (json_int_t)upd[i].due));
@@ -1847,8 +2003,7 @@ static yz_status recompute_fn(store_conn *tx, void *arg, yz_err *e)
 	}
 	json_decref(moved);
 	inst_free(&in);
-	arena_free(a);
-	return st;
+	return end_run(&r, st);
 }
 
 yz_status flow_recompute_deadlines(store *s, const yz_actor *who, int64_t *recomputed, yz_err *e)
@@ -1901,10 +2056,8 @@ static yz_status migrate_fn(store_conn *tx, void *arg, yz_err *e)
 	run r = {.tx = tx, .who = j->who, .now = clock_now_ms(), .e = e, .a = a};
 	inst in;
 	yz_status st = lock_instance(&r, j->id, &in);
-	if (st != YZ_OK) {
-		arena_free(a);
-		return st;
-	}
+	if (st != YZ_OK)
+		return end_run(&r, st);
 	store_rows *rows;
 	store_val q[] = {sv_int(in.id)};
 	st = store_query(tx,
@@ -1956,8 +2109,7 @@ static yz_status migrate_fn(store_conn *tx, void *arg, yz_err *e)
 	}
 	json_decref(d);
 	inst_free(&in);
-	arena_free(a);
-	return st;
+	return end_run(&r, st);
 }
 
 yz_status flow_migrate(store *s, const yz_actor *who, const char *key, int from_version,

@@ -106,8 +106,16 @@ const store_migration flow_migrations[] = {
         " PRIMARY KEY (instance_id, user_id));"
         "CREATE INDEX flow_cc_user ON flow_cc (user_id, instance_id);"
         "CREATE TABLE flow_history_month (month TEXT PRIMARY KEY);"},
+    /* Timers are deleted when they fire or their task ends (they were kept
+     * with fired_at set, which made a closed instance carry them for ever);
+     * they are found by instance and token (closing an instance looked at
+     * every pending timer, and the instance's own timers, whose token is
+     * NULL, at every other instance's too). */
+    {2, "DELETE FROM flow_timer WHERE fired_at IS NOT NULL;"
+        "DROP INDEX flow_timer_token;"
+        "CREATE INDEX flow_timer_instance ON flow_timer (instance_id, token_id);"},
 };
-const int flow_nmigrations = 1;
+const int flow_nmigrations = 2;
 
 /* ---- definitions ---- */
 
@@ -248,12 +256,15 @@ void flow_history_table(int64_t at, char out[32])
 	snprintf(out, 32, "flow_history_%04d%02d", y, m);
 }
 
-yz_status flow_history_add(store_conn *tx, int64_t instance_id, int64_t at, const yz_actor *who,
-                           const char *command, const char *step, int64_t token_id, json_t *detail,
-                           yz_err *e)
+/* The month's table exists (created, with its index, on first use). */
+static yz_status history_month(store_conn *tx, const char *table, yz_err *e)
 {
-	char table[32];
-	flow_history_table(at, table);
+	int64_t known = 0;
+	store_val m[] = {sv_text(table + 13)};
+	yz_status st = store_query_int(
+	    tx, "SELECT COUNT(*) FROM flow_history_month WHERE month = ?", m, 1, &known, e);
+	if (st != YZ_OK || known)
+		return st;
 	char sql[512];
 	/* the table name is made of digits by flow_history_table: safe to splice */
 	snprintf(
@@ -275,49 +286,75 @@ yz_status flow_history_add(store_conn *tx, int64_t instance_id, int64_t at, cons
 		}
 	}
 	ddl[o] = '\0';
-	int64_t known = 0;
-	store_val m[] = {sv_text(table + 13)};
-	yz_status st = store_query_int(
-	    tx, "SELECT COUNT(*) FROM flow_history_month WHERE month = ?", m, 1, &known, e);
-	if (st != YZ_OK)
-		return st;
-	if (!known) {
-		st = store_exec_script(tx, ddl, e);
-		if (st == YZ_OK) {
-			char idx[160];
-			snprintf(idx, sizeof idx,
-			         "CREATE INDEX IF NOT EXISTS %s_instance ON %s (instance_id, id)",
-			         table, table);
-			st = store_exec_script(tx, idx, e);
+	st = store_exec_script(tx, ddl, e);
+	if (st == YZ_OK) {
+		char idx[160];
+		snprintf(idx, sizeof idx,
+		         "CREATE INDEX IF NOT EXISTS %s_instance ON %s (instance_id, id)", table,
+		         table);
+		st = store_exec_script(tx, idx, e);
+	}
+	if (st == YZ_OK)
+		st = store_exec(tx,
+		                "INSERT INTO flow_history_month (month) VALUES (?) ON CONFLICT "
+		                "DO NOTHING",
+		                m, 1, e);
+	return st;
+}
+
+yz_status flow_history_add(store_conn *tx, int64_t instance_id, int64_t at, const yz_actor *who,
+                           const char *command, const char *step, int64_t token_id, json_t *detail,
+                           yz_err *e)
+{
+	flow_history_row row = {instance_id, command, step, token_id, detail};
+	return flow_history_add_rows(tx, at, who, &row, 1, e);
+}
+
+#define HISTORY_CHUNK 16 /* rows per INSERT */
+
+yz_status flow_history_add_rows(store_conn *tx, int64_t at, const yz_actor *who,
+                                const flow_history_row *rows, int n, yz_err *e)
+{
+	if (n <= 0)
+		return YZ_OK;
+	char table[32];
+	flow_history_table(at, table);
+	yz_status st = history_month(tx, table, e);
+	const char *actor = who && who->login[0] ? who->login : "system";
+	const char *actor_name = who && who->user_id ? who->name : "";
+	for (int from = 0; st == YZ_OK && from < n; from += HISTORY_CHUNK) {
+		int k = n - from < HISTORY_CHUNK ? n - from : HISTORY_CHUNK;
+		char sql[160 + HISTORY_CHUNK * 32];
+		int o = snprintf(sql, sizeof sql,
+		                 "INSERT INTO %s (instance_id, at, actor_id, actor, actor_name, "
+		                 "command, step, token_id, detail) VALUES ",
+		                 table);
+		store_val a[HISTORY_CHUNK * 9];
+		char *text[HISTORY_CHUNK];
+		int na = 0;
+		for (int i = 0; i < k; i++) {
+			const flow_history_row *h = &rows[from + i];
+			o += snprintf(sql + o, sizeof sql - (size_t)o,
+			              "%s(?, ?, ?, ?, ?, ?, ?, ?, ?)", i ? ", " : "");
+			text[i] = h->detail ? json_dumps(h->detail, JSON_COMPACT | JSON_SORT_KEYS)
+			                    : strdup("{}");
+			if (!text[i])
+				st = yz_fail(e, YZ_ENOMEM, "out of memory");
+			a[na++] = sv_int(h->instance_id);
+			a[na++] = sv_int(at);
+			a[na++] = sv_int(who ? who->user_id : 0);
+			a[na++] = sv_text(actor);
+			a[na++] = sv_text(actor_name);
+			a[na++] = sv_text(h->command);
+			a[na++] = sv_text(h->step);
+			a[na++] = h->token_id ? sv_int(h->token_id) : sv_null();
+			a[na++] = sv_text(text[i] ? text[i] : "{}");
 		}
 		if (st == YZ_OK)
-			st = store_exec(
-			    tx,
-			    "INSERT INTO flow_history_month (month) VALUES (?) ON CONFLICT "
-			    "DO NOTHING",
-			    m, 1, e);
-		if (st != YZ_OK)
-			return st;
+			st = store_exec(tx, sql, a, na, e);
+		for (int i = 0; i < k; i++)
+			free(text[i]);
 	}
-	char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
-	if (!text)
-		return yz_fail(e, YZ_ENOMEM, "out of memory");
-	snprintf(sql, sizeof sql,
-	         "INSERT INTO %s (instance_id, at, actor_id, actor, actor_name, command, step, "
-	         "token_id, "
-	         "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	         table);
-	store_val a[] = {sv_int(instance_id),
-	                 sv_int(at),
-	                 sv_int(who ? who->user_id : 0),
-	                 sv_text(who && who->login[0] ? who->login : "system"),
-	                 sv_text(who && who->user_id ? who->name : ""),
-	                 sv_text(command),
-	                 sv_text(step),
-	                 token_id ? sv_int(token_id) : sv_null(),
-	                 sv_text(text)};
-	st = store_exec(tx, sql, a, SV_N(a), e);
-	free(text);
 	return st;
 }
 

@@ -585,9 +585,12 @@ void store_get_stats(store *s, store_stats *out)
 		out->batch_hist[i] = atomic_load(&s->hist[i]);
 	pthread_mutex_lock(&s->conns_mu);
 	out->read_conns = s->read_conns;
-	for (store_conn *c = s->all_conns; c; c = c->next_all)
+	for (store_conn *c = s->all_conns; c; c = c->next_all) {
 		if (!c->writer)
 			out->queries += c->queries;
+		else
+			out->writer_queries += __atomic_load_n(&c->queries, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_unlock(&s->conns_mu);
 	pthread_mutex_lock(&s->mu);
 	out->queue_depth = s->depth;

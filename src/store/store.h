@@ -163,6 +163,7 @@ typedef struct store_stats {
 	uint64_t batch_hist[8];   /* batch sizes: 1, 2-3, 4-7, 8-15, 16-31, 32-63, 64-127, 128+ */
 	uint64_t commit_ns_total; /* time spent in COMMIT */
 	uint64_t queries;         /* store_query/store_exec calls on read connections */
+	uint64_t writer_queries;  /* the same on the writer's connection (inside jobs) */
 	int read_conns;           /* open read connections */
 	int queue_depth;          /* jobs waiting now */
 } store_stats;
