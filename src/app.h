@@ -52,6 +52,9 @@ yz_status portal_routes(yz_app *app, yz_err *e);
 yz_status bench_routes(yz_app *app, yz_err *e);
 yz_status notify_routes(yz_app *app, yz_err *e);
 yz_status notify_job(yz_app *app, yz_err *e);
+yz_status supervise_routes(yz_app *app, yz_err *e);
+yz_status supervise_job(yz_app *app, yz_err *e);
+yz_status supervise_pack(yz_app *app, const char *dir, json_t *report, yz_err *e);
 extern const store_migration bench_migrations[];
 extern const int bench_nmigrations;
 

@@ -30,6 +30,7 @@
 #include "flow/flow_api.h"
 #include "notify/notify.h"
 #include "portal/portal.h"
+#include "supervise/supervise.h"
 
 #define YIZHAN_VERSION "0.1.0"
 
@@ -58,15 +59,25 @@ static const iam_perm_decl flow_perms[] = {
     {"flow.admin", "perm.flow.admin"},
 };
 
-static yz_status calendar_reload_job(yz_app *app, yz_err *e);
+static yz_status node_sync_job(yz_app *app, yz_err *e);
 
 static const yz_job flow_jobs[] = {
     {"flow.timers", 1, flow_timer_job},
-    {"calendar.reload", 10, calendar_reload_job},
+    {"flow.sync", 10, node_sync_job},
 };
 
 /* The project's own holiday data, beside the program like web/ and packs/. */
 static char calendar_file[CONF_PATH_MAX + 64] = "data/calendar/cn-notices.txt";
+
+static const iam_perm_decl supervise_perms[] = {
+    {"supervise.read", "perm.supervise.read"},
+    {"supervise.manage", "perm.supervise.manage"},
+    {"supervise.respond", "perm.supervise.respond"},
+};
+
+static const yz_job supervise_jobs[] = {
+    {"supervise.escalate", 2, supervise_job},
+};
 
 static const iam_perm_decl audit_perms[] = {
     {"audit.read", "perm.audit.read"},
@@ -122,11 +133,15 @@ static const yz_module modules[] = {
     /* engines */
     {"notify", notify_migrations, &notify_nmigrations, notify_perms, 1, notify_routes, NULL,
      notify_jobs, 1},
-    {"calendar", calendar_migrations, &calendar_nmigrations, NULL, 0, NULL, NULL, NULL, 0},
+    {"calendar", calendar_migrations, &calendar_nmigrations, NULL, 0, calendar_routes, NULL, NULL,
+     0},
     {"flow", flow_migrations, &flow_nmigrations, flow_perms,
      (int)(sizeof flow_perms / sizeof flow_perms[0]), flow_routes, flow_load_pack, flow_jobs,
      (int)(sizeof flow_jobs / sizeof flow_jobs[0])},
     /* domains */
+    {"supervise", supervise_migrations, &supervise_nmigrations, supervise_perms,
+     (int)(sizeof supervise_perms / sizeof supervise_perms[0]), supervise_routes, supervise_pack,
+     supervise_jobs, 1},
     {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
      NULL, 0},
     /* make bench only: its route exists only with --bench-routes */
@@ -250,58 +265,35 @@ static yz_status migrate_all(yz_app *app, yz_err *e)
 	return calendar_seed(app->db, calendar_file, e);
 }
 
-/* The engine's calendar and definitions, as the database holds them now.
- * Calendars replaced while serving stay alive until the engine stops (a
- * thread may still be computing with one); there are few, and small. */
-#define MAX_CALENDARS 16
-static calendar *calendars[MAX_CALENDARS];
-static int ncalendars;
-static int64_t calendar_seq;
-
-static void calendars_free(void)
-{
-	for (int i = 0; i < ncalendars; i++)
-		calendar_free(calendars[i]);
-	ncalendars = 0;
-}
-
+/* The engine's calendar and definitions, as the database holds them now. */
 static yz_status flow_ready(yz_app *app, yz_err *e)
 {
-	calendar *cal;
-	int64_t seq = 0;
-	yz_status st = calendar_stored_seq(app->db, &seq, e);
-	if (st == YZ_OK)
-		st = calendar_load(app->db, &cal, e);
+	flow_env env = {.hours = calendar_default_hours()};
+	flow_set_env(&env);
+	yz_status st = flow_calendar_reload(app->db, true, NULL, e);
 	if (st != YZ_OK)
 		return st;
-	flow_env env = {.cal = cal, .hours = calendar_default_hours()};
-	flow_set_env(&env);
-	calendars_free();
-	calendars[ncalendars++] = cal;
-	calendar_seq = seq;
 	flow_on_event(NULL, NULL);
 	flow_on_event(flow_notify_event, NULL);
+	flow_on_event(supervise_flow_event, NULL);
 	flow_defs_clear();
 	return flow_defs_restore(app->db, e);
 }
 
-/* Every 10 s: a notice imported by another node or by `yizhan calendar
- * import` reaches this one. */
-static yz_status calendar_reload_job(yz_app *app, yz_err *e)
+/* Every 10 s: a notice imported or a definition loaded by another node (or
+ * by `yizhan calendar import`) reaches this one. */
+static yz_status node_sync_job(yz_app *app, yz_err *e)
 {
-	int64_t seq = 0;
-	yz_status st = calendar_stored_seq(app->db, &seq, e);
-	if (st != YZ_OK || seq == calendar_seq || ncalendars == MAX_CALENDARS)
-		return st;
-	calendar *cal;
-	st = calendar_load(app->db, &cal, e);
-	if (st != YZ_OK)
-		return st;
-	calendars[ncalendars++] = cal;
-	calendar_seq = seq;
-	flow_set_calendar(cal);
-	log_info("calendar reloaded (notice version %lld)", (long long)seq);
-	return YZ_OK;
+	bool changed = false;
+	int added = 0;
+	yz_status st = flow_calendar_reload(app->db, false, &changed, e);
+	if (st == YZ_OK && changed)
+		log_info("calendar reloaded: a newer notice is stored");
+	if (st == YZ_OK)
+		st = flow_defs_sync(app->db, &added, e);
+	if (st == YZ_OK && added)
+		log_info("%d flow definition version(s) loaded from the database", added);
+	return st;
 }
 
 static void flow_unready(void)
@@ -310,7 +302,7 @@ static void flow_unready(void)
 	flow_set_env(&none);
 	flow_on_event(NULL, NULL);
 	flow_defs_clear();
-	calendars_free();
+	flow_calendars_free();
 }
 
 /* ---- init ---- */
@@ -607,6 +599,15 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		rc = die(&e, "cannot load the platform key");
 	if (rc == 0 && flow_ready(app, &e) != YZ_OK)
 		rc = die(&e, "cannot load the calendar and the flow definitions");
+	if (rc == 0 && app->cfg.test_clock && app->cfg.test_clock_start[0]) {
+		int64_t ms;
+		if (clock_parse_iso(app->cfg.test_clock_start, &ms) != YZ_OK) {
+			yz_fail(&e, YZ_EINVAL, "--test-clock-start: not an ISO-8601 time");
+			rc = die(&e, "bad option");
+		} else {
+			clock_set_fake(ms);
+		}
+	}
 	/* timers that came due while the program was down fire before serving */
 	int fired = 0;
 	if (rc == 0 && flow_sweep(app->db, clock_now_ms(), 100000, &fired, &e) != YZ_OK)

@@ -197,6 +197,7 @@ test('secadmin grants roles with PUT; the user then holds their permissions', as
 		'flow.read': [nm],
 		'iam.org.read': [fgw, nm].sort(),
 		'iam.user.read': [nm],
+		'supervise.respond': [fgw, nm].sort(),
 		'workbench.use': [fgw, nm].sort(),
 	});
 	// and can use them: the leader role reads users of 南明区 but not of 发改委

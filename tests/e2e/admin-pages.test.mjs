@@ -54,7 +54,7 @@ test(`admin: users (search, one user), the organisation tree, a new organisation
 		const nav = await sideNav(page);
 		assert.deepEqual(
 			nav.sections['系统管理']?.map((l) => l.text),
-			['用户管理', '机构管理', '流程定义', '通知发件箱'],
+			['用户管理', '机构管理', '流程定义', '工作日历', '通知发件箱'],
 			'admin manages users, organisations and operations, not roles or audit (三员分立)'
 		);
 
@@ -182,7 +182,7 @@ test(`secadmin: the roles and one role (${backend})`, { timeout: TIMEOUT }, asyn
 		const checked = await page
 			.locator('main input[name="perm"]:checked')
 			.evaluateAll((boxes) => boxes.map((b) => b.value).sort());
-		assert.deepEqual(checked, ['iam.org.read', 'workbench.use']);
+		assert.deepEqual(checked, ['iam.org.read', 'supervise.respond', 'workbench.use']);
 		assert.equal(await page.locator('main fieldset legend').innerText(), '权限');
 		assert.equal(await page.locator('main').getByRole('button', { name: '保存', exact: true }).count(), 1);
 		const roleNameLabel = (await page.locator('main label[for="f-name"]').innerText()).trim();
