@@ -81,7 +81,8 @@ static void add_prefixed(yz_err *e, const char *prefix, const yz_err *t)
 	int n = t->nfield < YZ_ERR_MAX_FIELDS ? t->nfield : YZ_ERR_MAX_FIELDS;
 	for (int i = 0; i < n; i++) {
 		char f[160];
-		snprintf(f, sizeof f, "%s.%s", prefix, t->fields[i].field);
+		if (snprintf(f, sizeof f, "%s.%s", prefix, t->fields[i].field) >= (int)sizeof f)
+			f[sizeof f - 1] = '\0'; /* a path this long is shown cut */
 		yz_field(e, f, t->fields[i].rule, t->fields[i].expected, t->fields[i].got);
 	}
 	if (!n && t->code != YZ_OK)
