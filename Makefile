@@ -4,7 +4,7 @@
 #   make check-sanitize  the unit suite under ASan+UBSan (build-san), with and without PostgreSQL
 #   make lint            formatting, banned functions, script syntax
 #   make fuzz            longer libFuzzer runs (FUZZ_TIME seconds per target, default 300)
-#   make bench           benchmarks (bench/run)
+#   make bench           install what is missing, then the benchmarks (bench/run)
 #   make build | clean
 
 BUILD     ?= build
@@ -44,7 +44,7 @@ lint:
 fuzz:
 	@scripts/fuzz-smoke --time $(FUZZ_TIME) --keep-corpus
 
-bench:
+bench: deps
 	@if [ -x bench/run ]; then exec bench/run; else echo "make bench: bench/run does not exist yet; nothing to run"; fi
 
 # Build outputs only: var/ (your data) and tests/e2e/node_modules are kept.

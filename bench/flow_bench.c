@@ -583,7 +583,8 @@ static void run_approval(const inputs *in, store_conn *c)
 
 static atomic_int stop;
 static atomic_long ninstances;
-static atomic_long tickets; /* instances still to run (state, setup); <0 = no limit */
+static atomic_long tickets; /* instances still to run (state, setup) */
+static atomic_bool unlimited; /* instances: run until told to stop */
 
 static store_conn *thread_reader(void)
 {
@@ -596,7 +597,7 @@ static store_conn *thread_reader(void)
 
 static bool take_ticket(void)
 {
-	if (atomic_load(&tickets) < 0)
+	if (atomic_load(&unlimited))
 		return true;
 	return atomic_fetch_sub(&tickets, 1) > 0;
 }
@@ -646,7 +647,7 @@ static void mode_instances(void)
 	int n = O.clients;
 	pthread_t *th = calloc((size_t)n, sizeof *th);
 	lat_reset(8L << 20);
-	atomic_store(&tickets, -1);
+	atomic_store(&unlimited, true);
 	run_threads(n, approval_worker, NULL, th);
 	say("instances: %d clients, warm-up %.0f s", n, O.warmup);
 	sleep_until(now_s() + O.warmup);
@@ -729,6 +730,7 @@ static void make_reviews(long k, int threads)
 		pool = p;
 	}
 	double t0 = now_s();
+	atomic_store(&unlimited, false);
 	atomic_store(&tickets, k);
 	pthread_t *th = calloc((size_t)threads, sizeof *th);
 	run_threads(threads, review_maker, NULL, th);
@@ -1171,6 +1173,7 @@ static void mode_state(void)
 	int nb = sqlite_sizes(c, before, 512);
 	int k = O.instances;
 	say("state: running %d approvals to the end", k);
+	atomic_store(&unlimited, false);
 	atomic_store(&tickets, k);
 	int n = O.clients;
 	pthread_t *th = calloc((size_t)n, sizeof *th);
