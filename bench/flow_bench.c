@@ -583,7 +583,7 @@ static void run_approval(const inputs *in, store_conn *c)
 
 static atomic_int stop;
 static atomic_long ninstances;
-static atomic_long tickets; /* instances still to run (state, setup) */
+static atomic_long tickets;   /* instances still to run (state, setup) */
 static atomic_bool unlimited; /* instances: run until told to stop */
 
 static store_conn *thread_reader(void)
