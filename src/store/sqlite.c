@@ -18,11 +18,23 @@ typedef struct cached {
 	sqlite3_stmt *st;
 } cached;
 
+/* The writer's checkpoints run on a thread and a connection of their own,
+ * so that copying WAL pages into the database file (and syncing it) is not
+ * on the path of every commit; see ckpt_main. */
+typedef struct checkpointer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool wanted, stopping;
+	sqlite3 *db;
+} checkpointer;
+
 typedef struct sl_conn {
 	struct store_conn base;
 	sqlite3 *db;
 	cached cache[CACHE_SLOTS];
 	int ncached;
+	checkpointer *ck; /* the writer's; NULL on readers */
 } sl_conn;
 
 typedef struct sl_rows {
@@ -69,6 +81,103 @@ static void sl_configure(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+/* ---- checkpoints ---- */
+
+#define CKPT_PAGES 1000 /* a WAL this long asks for a checkpoint (SQLite's default) */
+/* the writer checkpoints itself past this (≈ 400 MiB), should its thread fall behind */
+#define CKPT_WRITER_PAGES 100000
+
+/* After each commit on the writer: hand the checkpoint to its thread. */
+static int sl_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	checkpointer *k = arg;
+	if (pages >= CKPT_WRITER_PAGES) {
+		(void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (pages >= CKPT_PAGES) {
+		pthread_mutex_lock(&k->mu);
+		k->wanted = true;
+		pthread_cond_signal(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+	}
+	return SQLITE_OK;
+}
+
+/* PASSIVE checkpoints: copy what is committed into the database file and
+ * sync it, while the writer goes on committing to the WAL. The log starts
+ * again from its beginning when a write begins with everything in it copied
+ * and no reader in it, as with SQLite's own automatic checkpoints (a RESTART
+ * checkpoint would force that, but it holds the writer for hundreds of ms
+ * while readers are busy: measured, and left out). The file keeps
+ * its largest size and is written over from its start (cheaper to sync than
+ * a file that grows again: measured, so no journal_size_limit). */
+static void *ckpt_main(void *arg)
+{
+	checkpointer *k = arg;
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (!k->wanted && !k->stopping)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->stopping)
+			break;
+		k->wanted = false;
+		pthread_mutex_unlock(&k->mu);
+		(void)sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&k->mu);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+static void ckpt_stop(checkpointer *k)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->stopping = true;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->th, NULL);
+	sqlite3_close(k->db);
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+/* The writer's checkpointer; without one (it could not start) SQLite's own
+ * automatic checkpoints on the writer stay on. */
+static void ckpt_start(sl_conn *c, const char *target)
+{
+	checkpointer *k = calloc(1, sizeof *k);
+	if (!k)
+		return;
+	if (sqlite3_open_v2(target, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(k->db);
+		free(k);
+		return;
+	}
+	sqlite3_busy_timeout(k->db, 10000);
+	/* a connection that has read nothing does not know the file is in WAL
+	 * mode, and its checkpoints do nothing */
+	if (sqlite3_exec(k->db, "SELECT COUNT(*) FROM sqlite_master", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		sqlite3_close(k->db);
+		free(k);
+		return;
+	}
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	if (pthread_create(&k->th, NULL, ckpt_main, k) != 0) {
+		sqlite3_close(k->db);
+		pthread_cond_destroy(&k->cv);
+		pthread_mutex_destroy(&k->mu);
+		free(k);
+		return;
+	}
+	c->ck = k;
+	sqlite3_wal_hook(c->db, sl_wal_hook, k); /* replaces the automatic checkpoints */
+}
+
 static yz_status sl_connect(store *s, const char *target, bool writer, store_conn **out, yz_err *e)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -105,6 +214,8 @@ static yz_status sl_connect(store *s, const char *target, bool writer, store_con
 		free(c);
 		return st;
 	}
+	if (writer)
+		ckpt_start(c, target);
 	*out = &c->base;
 	return YZ_OK;
 }
@@ -112,6 +223,7 @@ static yz_status sl_connect(store *s, const char *target, bool writer, store_con
 static void sl_disconnect(store_conn *bc)
 {
 	sl_conn *c = (sl_conn *)bc;
+	ckpt_stop(c->ck);
 	for (int i = 0; i < CACHE_SLOTS; i++) {
 		if (c->cache[i].st) {
 			sqlite3_finalize(c->cache[i].st);
