@@ -269,6 +269,12 @@ static yz_status migrate_all(yz_app *app, yz_err *e)
 static yz_status flow_ready(yz_app *app, yz_err *e)
 {
 	flow_env env = {.hours = calendar_default_hours()};
+	if (app->cfg.office_hours[0]) {
+		yz_err he = {0};
+		if (calendar_parse_hours(app->cfg.office_hours, &env.hours, &he) != YZ_OK)
+			return yz_fail(e, YZ_EINVAL, "--office-hours %s: %s", app->cfg.office_hours,
+			               he.msg);
+	}
 	flow_set_env(&env);
 	yz_status st = flow_calendar_reload(app->db, true, NULL, e);
 	if (st != YZ_OK)

@@ -51,6 +51,8 @@ static const opt opts[] = {
     S(smtp_host, "SMTP relay for e-mail notifications (empty: e-mail is not sent)"),
     I(smtp_port, 1, 65535, "port of the SMTP relay"),
     S(mail_from, "sender address of e-mail notifications"),
+    S(office_hours, "office hours of a working day, for limits in working hours (default "
+                    "9:00-12:00,13:30-17:30)"),
     S(sms_gateway, "http:// URL of the SMS gateway (empty: SMS is not sent)"),
     I(notify_max_tries, 1, 100, "delivery attempts before a notification fails and alerts"),
     I(notify_backoff_ms, 1, 3600000, "wait after a failed delivery; doubles each time"),

@@ -41,6 +41,7 @@ typedef struct yz_config {
 	int writer_batch_max;      /* most jobs committed together */
 	bool test_clock;           /* expose the test clock control (never in production) */
 	char test_clock_start[64]; /* with test_clock: the clock starts at this ISO-8601 time */
+	char office_hours[96];     /* empty: 9:00-12:00,13:30-17:30 */
 	bool bench_routes;         /* expose the benchmark write route (never in production) */
 	bool secure_cookies;       /* set Secure on cookies (behind TLS) */
 

@@ -17,6 +17,7 @@
 #include "flow/calendar.h"
 #include "flow/flow.h"
 #include "flow/flow_api.h"
+#include "flow/flow_int.h"
 
 static yz_app *app_of(http_req *r)
 {
@@ -64,9 +65,12 @@ static yz_status days(http_req *r, yz_err *e)
 	json_t *items = json_array();
 	for (int64_t d = from; d <= to; d++)
 		json_array_append_new(items, day_json(cal, d));
+	char hours[96];
+	calendar_format_hours(flow_hours(), hours, sizeof hours);
 	http_reply_json(r, 200,
-	                json_pack("{s:o, s:i}", "items", items, "workdays",
-	                          calendar_workdays_between(cal, from - 1, to)));
+	                json_pack("{s:o, s:i, s:s}", "items", items, "workdays",
+	                          calendar_workdays_between(cal, from - 1, to), "office_hours",
+	                          hours));
 	return YZ_OK;
 }
 
@@ -210,6 +214,9 @@ static yz_status calendar_page(http_req *r, int status, const yz_err *err, json_
 		                      json_pack("{s:s, s:o}", "title", title, "weeks", weeks));
 	}
 	json_object_set_new(d, "months", months);
+	char hours[96];
+	calendar_format_hours(flow_hours(), hours, sizeof hours);
+	json_object_set_new(d, "office_hours", json_string(hours));
 	jx_set_bool(d, "can_import", http_can(r, "flow.admin"));
 	if (err) {
 		json_t *ed = http_error_data(r, err, "calendar");

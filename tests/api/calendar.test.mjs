@@ -120,3 +120,19 @@ test(`a second notice for 2026 moves the open deadlines it touches (${backend})`
 		rmSync(dir, { recursive: true, force: true });
 	}
 });
+
+test(`office hours come from --office-hours; a bad value stops serve before it listens (${backend})`, async () => {
+	const c = await signIn(srv.url, ...DEMO.clerkFgw);
+	const d = await expectJson(await c.get('/api/v1/calendar/days?from=2026-11-23&to=2026-11-23'), 200);
+	assert.equal(d.office_hours, '9:00-12:00,13:30-17:30', 'the default');
+
+	const bad = await runCli(['serve', ...dataArgs(srv), '--listen', '127.0.0.1:0', '--office-hours', '9:00-25:00']);
+	assert.notEqual(bad.code, 0, 'serve with office hours past 24:00');
+	assert.match(bad.stderr, /--office-hours 9:00-25:00/);
+
+	srv.extraArgs = [...srv.extraArgs, '--office-hours', '8:30-12:00, 14:00-18:00'];
+	await srv.restart();
+	const c2 = await signIn(srv.url, ...DEMO.clerkFgw);
+	const d2 = await expectJson(await c2.get('/api/v1/calendar/days?from=2026-11-23&to=2026-11-23'), 200);
+	assert.equal(d2.office_hours, '8:30-12:00,14:00-18:00');
+});

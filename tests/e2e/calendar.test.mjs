@@ -29,6 +29,7 @@ test(`the calendar page: months, notices and an import (${backend})`, { timeout:
 		await signIn(clerk, srv.url, USERS.huangli);
 		await visit(clerk, srv.url, '/admin/calendar');
 		assert.equal(await h1(clerk), '工作日历');
+		assert.equal((await clerk.locator('#office-hours').innerText()).trim(), '办公时间（按工作小时计算的时限使用）：9:00-12:00,13:30-17:30');
 		// September and October 2026: National Day off, Saturday 10-10 worked
 		const oct = clerk.locator('main table.month', { has: clerk.locator('caption', { hasText: '2026-10' }) });
 		const cell = (n) => oct.locator('td', { has: clerk.locator('.day-num', { hasText: new RegExp(`^${n}$`) }) });
