@@ -1,7 +1,8 @@
 /* flow_bench — the flow engine's benchmarks (bench/run, sections 5–7), through
  * the C API, on a fresh database with the demo city: the migrations of audit,
- * iam, calendar, notify and flow, the demo pack's users and roles, the State
- * Council's notices, the notification listener on (as `yizhan serve` runs),
+ * iam, calendar, notify, flow and supervise, the demo pack's users and roles,
+ * the State Council's notices, the notification and supervision listeners on
+ * with the demo supervision rules (as `yizhan serve` runs),
  * and packs/demo-city/flows/approval.parallel3.json. Every command is a
  * durable commit through the store's group-commit writer (SQLite: WAL,
  * synchronous=FULL; PostgreSQL: as the server is configured).
@@ -64,6 +65,7 @@
 #include "iam/iam.h"
 #include "notify/notify.h"
 #include "store/store.h"
+#include "supervise/supervise.h"
 
 #define FLOW_KEY "approval.parallel3"
 
@@ -387,7 +389,8 @@ static void setup(void)
 	            {"iam", iam_migrations, iam_nmigrations},
 	            {"calendar", calendar_migrations, calendar_nmigrations},
 	            {"notify", notify_migrations, notify_nmigrations},
-	            {"flow", flow_migrations, flow_nmigrations}};
+	            {"flow", flow_migrations, flow_nmigrations},
+	            {"supervise", supervise_migrations, supervise_nmigrations}};
 	for (size_t i = 0; i < sizeof mods / sizeof mods[0]; i++)
 		if (store_migrate(S, mods[i].name, mods[i].m, mods[i].n, &e) != YZ_OK)
 			die("migration failed", &e);
@@ -408,8 +411,13 @@ static void setup(void)
 		die("cannot load the calendar", &e);
 	flow_env env = {.cal = CAL, .hours = calendar_default_hours()};
 	flow_set_env(&env);
+	int64_t rules_version = 0;
+	if (supervise_rules_load_file(S, src_path("packs/demo-city/supervise/rules.json"),
+	                              &rules_version, &e) != YZ_OK)
+		die("cannot load the supervision rules", &e);
 	flow_on_event(NULL, NULL);
 	flow_on_event(flow_notify_event, NULL);
+	flow_on_event(supervise_flow_event, NULL);
 	json_error_t je;
 	json_t *doc =
 	    json_load_file(src_path("packs/demo-city/flows/approval.parallel3.json"), 0, &je);
