@@ -961,8 +961,7 @@ static yz_status start_in(run *r, const flow_def *d, json_t *in_doc, int64_t par
                           int64_t parent_token, int64_t *id)
 {
 	json_t *data = json_object_get(in_doc, "data");
-	yz_status st = flow_form_validate(d->form ? d->form : json_array(),
-	                                  data ? data : json_object(), false, r->e);
+	yz_status st = flow_form_validate(d->form, data, false, r->e);
 	if (st != YZ_OK)
 		return st;
 	inst in = {0};
@@ -1056,7 +1055,7 @@ static yz_status start_subflow(run *r, inst *in, const flow_step *s, int64_t grp
 	json_t *cdata = json_object();
 	size_t i;
 	json_t *f;
-	json_array_foreach (child->form ? child->form : json_array(), i, f) {
+	json_array_foreach (child->form, i, f) { /* none: json_array_size(NULL) is 0 */
 		json_t *v = json_object_get(in->data, jx_str(f, "name", ""));
 		if (v)
 			json_object_set(cdata, jx_str(f, "name", ""), v);
@@ -1237,7 +1236,7 @@ static yz_status do_command(run *r, cmd_job *j)
 	yz_status st = lock_instance(r, j->instance_id, &in);
 	if (st != YZ_OK)
 		return st;
-	json_t *args = j->in ? j->in : json_object();
+	json_t *args = j->in; /* may be NULL: every reader of it takes NULL as empty */
 	if (!strcmp(in.status, "closed")) {
 		st = yz_fail(r->e, YZ_ECONFLICT, "the flow is closed (%s): no command applies",
 		             in.outcome);
@@ -1319,8 +1318,7 @@ static yz_status do_command(run *r, cmd_job *j)
 		}
 		json_t *data = json_object_get(args, "data");
 		if (data || s->form) {
-			st = flow_form_validate(s->form ? s->form : json_array(),
-			                        data ? data : json_object(), false, r->e);
+			st = flow_form_validate(s->form, data, false, r->e);
 			if (st != YZ_OK)
 				break;
 			if (data)
@@ -1646,8 +1644,11 @@ static yz_status cmd_job_fn(store_conn *tx, void *arg, yz_err *e)
 			st = yz_fail(e, YZ_ENOTFOUND, "no flow definition %s", j->key);
 		else if (!may_start(&r, d))
 			st = yz_fail(e, YZ_EFORBIDDEN, "you may not start %s", d->name);
-		else
-			st = start_in(&r, d, j->in ? j->in : json_object(), 0, 0, &j->out_id);
+		else {
+			json_t *none = j->in ? NULL : json_object();
+			st = start_in(&r, d, j->in ? j->in : none, 0, 0, &j->out_id);
+			json_decref(none);
+		}
 		if (st == YZ_OK)
 			st = idem_record(&r, j->idem, j->out_id);
 	} else if (st == YZ_OK) {

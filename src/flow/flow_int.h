@@ -119,6 +119,7 @@ void flow_registry_add(flow_def *d);
 
 /* Forms: validate data against fields [{name, label, type, required, min, max,
  * options}]; every fault as a field error "data.<name>". */
+/* fields may be NULL: a form without fields */
 YZ_MUST_USE yz_status flow_form_validate(json_t *fields, json_t *data, bool partial, yz_err *e);
 YZ_MUST_USE yz_status flow_form_check_def(json_t *fields, const char *path, yz_err *e);
 

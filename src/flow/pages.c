@@ -224,14 +224,13 @@ static yz_status start_form(http_req *r, int status, const flow_def *d, json_t *
 	jx_set_str(data, "description", jx_str(d->doc, "description", NULL));
 	json_t *emap = NULL;
 	if (err) {
-		json_t *labels = form_labels(d->form ? d->form : json_array());
+		json_t *labels = form_labels(d->form);
 		json_t *ed = http_error_data_with(r, err, "flow", labels);
 		json_decref(labels);
 		emap = json_object_get(ed, "error_map");
 		json_object_set_new(data, "error", ed);
 	}
-	json_object_set_new(data, "fields",
-	                    form_fields(d->form ? d->form : json_array(), values, emap));
+	json_object_set_new(data, "fields", form_fields(d->form, values, emap));
 	jx_set_str(data, "title_value", values ? jx_str(values, "_title", "") : "");
 	return http_reply_page(r, status, "pages/flow_start", data, e);
 }
@@ -253,7 +252,7 @@ static yz_status start_post(http_req *r, yz_err *e)
 	yz_status st = http_form(r, &f, e);
 	if (st != YZ_OK)
 		return st;
-	json_t *data = form_data(d->form ? d->form : json_array(), f);
+	json_t *data = form_data(d->form, f);
 	json_t *in = json_pack("{s:O}", "data", data);
 	const char *title = form_get(f, "title");
 	if (title && *title)
@@ -349,9 +348,8 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 		json_object_set_new(t, "outcomes", outs);
 		bool failed_here =
 		    failed_task && jx_int(t, "id", 0) == strtoll(failed_task, NULL, 10);
-		json_object_set_new(
-		    t, "fields",
-		    form_fields(s->form ? s->form : json_array(), NULL, failed_here ? emap : NULL));
+		json_object_set_new(t, "fields",
+		                    form_fields(s->form, NULL, failed_here ? emap : NULL));
 		jx_set_bool(t, "claimable", !json_object_get(t, "assignee_id"));
 		jx_set_bool(t, "can_return", true);
 	}
@@ -383,7 +381,7 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 	/* data as label/value rows in the order of the start form */
 	json_t *rows = json_array();
 	json_t *vals = json_object_get(o, "data");
-	json_array_foreach (d && d->form ? d->form : json_array(), i, t) {
+	json_array_foreach (d ? d->form : NULL, i, t) {
 		json_t *v = json_object_get(vals, jx_str(t, "name", ""));
 		if (!v)
 			continue;
