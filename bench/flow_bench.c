@@ -133,7 +133,24 @@ static void sleep_until(double t)
 typedef struct cpu_mark {
 	double t;
 	long long self, others, busy, steal;
+	long long written; /* bytes this process caused to be written to storage */
 } cpu_mark;
+
+/* write_bytes of /proc/self/io (WAL, database file and checkpoints alike);
+ * -1 where the kernel does not count them */
+static long long io_written(void)
+{
+	FILE *f = fopen("/proc/self/io", "r");
+	if (!f)
+		return -1;
+	char line[128];
+	long long v = -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "write_bytes:", 12))
+			v = strtoll(line + 12, NULL, 10);
+	fclose(f);
+	return v;
+}
 
 /* utime+stime(+cutime+cstime with children) of one /proc/PID/stat; -1 when
  * the process is gone. */
@@ -169,6 +186,7 @@ static void cpu_take(cpu_mark *m)
 {
 	m->t = now_s();
 	m->self = proc_ticks("/proc/self/stat", false, NULL);
+	m->written = io_written();
 	/* everyone else's user-space processes: not us, not the script that ran
 	 * us, not kernel threads (they show as kernel time) */
 	long me = (long)getpid(), parent = (long)getppid();
@@ -854,6 +872,9 @@ static void mode_complete(void)
 	printf("result cpu_us_per_completion %.1f\n",
 	       c1 > c0 ? cpu_self_s(&a, &b) * 1e6 / (double)(c1 - c0) : 0);
 	printf("result closed_p50_ms %.2f\nresult closed_p99_ms %.2f\n", p50, p99);
+	if (c1 > c0 && a.written >= 0 && b.written >= a.written)
+		printf("result written_kb_per_completion %.1f\n",
+		       (double)(b.written - a.written) / 1024.0 / (double)(c1 - c0));
 	batch_line(&s0, &s1);
 	printf("result cpu %s\n", split);
 
