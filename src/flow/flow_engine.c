@@ -1165,6 +1165,20 @@ static void legal_commands(run *r, inst *in, json_t *out_list)
 	json_array_append_new(out_list, json_string("comment"));
 }
 
+/* Whether `who` may give the (instance-wide) command now. */
+static bool command_allowed(run *r, inst *in, const char *command)
+{
+	json_t *legal = json_array();
+	legal_commands(r, in, legal);
+	bool allowed = false;
+	size_t i;
+	json_t *x;
+	json_array_foreach (legal, i, x)
+		allowed |= !strcmp(json_string_value(x), command);
+	json_decref(legal);
+	return allowed;
+}
+
 static yz_status refuse(run *r, inst *in, const char *why)
 {
 	json_t *legal = json_array();
@@ -1467,15 +1481,7 @@ static yz_status do_command(run *r, cmd_job *j)
 			break;
 		}
 		/* handlers of an open task may stop the clock */
-		json_t *legal = json_array();
-		legal_commands(r, &in, legal);
-		bool allowed = false;
-		size_t i;
-		json_t *x;
-		json_array_foreach (legal, i, x)
-			allowed |= !strcmp(json_string_value(x), "suspend");
-		json_decref(legal);
-		if (!allowed) {
+		if (!command_allowed(r, &in, "suspend")) {
 			st = yz_fail(r->e, YZ_EFORBIDDEN,
 			             "only a handler of an open task may suspend");
 			break;
@@ -1492,15 +1498,7 @@ static yz_status do_command(run *r, cmd_job *j)
 			st = refuse(r, &in, "the flow is not suspended");
 			break;
 		}
-		json_t *legal = json_array();
-		legal_commands(r, &in, legal);
-		bool allowed = false;
-		size_t i;
-		json_t *x;
-		json_array_foreach (legal, i, x)
-			allowed |= !strcmp(json_string_value(x), "resume");
-		json_decref(legal);
-		if (!allowed) {
+		if (!command_allowed(r, &in, "resume")) {
 			st = yz_fail(r->e, YZ_EFORBIDDEN,
 			             "only a handler or the applicant may resume");
 			break;
