@@ -22,23 +22,10 @@
 #include "core/jx.h"
 #include "flow/calendar.h"
 #include "flow/flow.h"
+#include "flow/flow_fixture.h"
 #include "iam/iam.h"
 #include "notify/notify.h"
 #include "testutil.h"
-
-static const iam_policy policy = {
-    .pbkdf2_iterations = 1000,
-    .lockout_failures = 3,
-    .lockout_minutes = 15,
-    .session_idle_minutes = 30,
-    .session_max_hours = 12,
-};
-
-typedef struct fx {
-	store *s;
-	char target[600];
-	calendar *cal;
-} fx;
 
 /* Events seen by the listener, by kind. */
 static int events[32];
@@ -53,103 +40,15 @@ static yz_status count_event(store_conn *tx, const flow_event *ev, void *ctx, yz
 }
 
 /* 2026-11-23 (a Monday) at hh:mm Asia/Shanghai. */
-static int64_t city_time(int y, int mo, int d, int hh, int mm)
-{
-	return (clock_days_from_civil(y, mo, d) * 86400 + hh * 3600 + mm * 60 - 8 * 3600) * 1000;
-}
-
-static void open_store(fx *f)
-{
-	yz_err e = {0};
-	assert_int_equal(store_migrate(f->s, "audit", audit_migrations, audit_nmigrations, &e),
-	                 YZ_OK);
-	assert_int_equal(store_migrate(f->s, "iam", iam_migrations, iam_nmigrations, &e), YZ_OK);
-	assert_int_equal(
-	    store_migrate(f->s, "calendar", calendar_migrations, calendar_nmigrations, &e), YZ_OK);
-	assert_int_equal(store_migrate(f->s, "notify", notify_migrations, notify_nmigrations, &e),
-	                 YZ_OK);
-	assert_int_equal(store_migrate(f->s, "flow", flow_migrations, flow_nmigrations, &e), YZ_OK);
-}
-
-static void use_calendar(fx *f)
-{
-	yz_err e = {0};
-	calendar *cal;
-	if (calendar_load(f->s, &cal, &e) != YZ_OK)
-		fail_msg("calendar: %s", e.msg);
-	flow_env env = {.cal = cal, .hours = calendar_default_hours()};
-	flow_set_env(&env);
-	calendar_free(f->cal);
-	f->cal = cal;
-}
-
-static void load_def_text(fx *f, const char *text)
-{
-	json_error_t je;
-	json_t *doc = json_loads(text, 0, &je);
-	if (!doc)
-		fail_msg("test definition: %s at %d", je.text, je.line);
-	yz_actor sys = actor_system("test");
-	int version = 0;
-	yz_err e = {0};
-	if (flow_def_load(f->s, &sys, doc, &version, &e) != YZ_OK)
-		fail_msg("definition: %s (%s %s)", e.msg, e.nfield ? e.fields[0].field : "",
-		         e.nfield ? e.fields[0].rule : "");
-	json_decref(doc);
-}
-
-static void load_def_file(fx *f, const char *rel)
-{
-	json_error_t je;
-	json_t *doc = json_load_file(tu_src(rel), 0, &je);
-	if (!doc)
-		fail_msg("%s: %s", rel, je.text);
-	char *text = json_dumps(doc, 0);
-	json_decref(doc);
-	load_def_text(f, text);
-	free(text);
-}
-
 static void open_fx(fx *f, const char *backend)
 {
-	memset(f, 0, sizeof *f);
 	memset(events, 0, sizeof events);
-	clock_set_fake(city_time(2026, 11, 23, 10, 0));
-	tu_register_pack_perms("packs/demo-city");
-	f->s = tu_open_store(backend, f->target, sizeof f->target);
-	open_store(f);
-	yz_err e = {0};
-	json_t *users;
-	if (iam_load_pack(f->s, &policy, tu_src("packs/demo-city"), &users, &e) != YZ_OK)
-		fail_msg("pack: %s", e.msg);
-	json_decref(users);
-	if (calendar_seed(f->s, tu_src("data/calendar/cn-notices.txt"), &e) != YZ_OK)
-		fail_msg("calendar seed: %s", e.msg);
-	use_calendar(f);
-	flow_defs_clear();
-	flow_on_event(NULL, NULL);
+	fx_open(f, backend, NULL, NULL, 0);
 	flow_on_event(count_event, NULL);
 	flow_on_event(flow_notify_event, NULL);
-	load_def_file(f, "packs/demo-city/flows/approval.parallel3.json");
-	load_def_file(f, "packs/demo-city/flows/hotline.ticket.json");
-	load_def_file(f, "packs/demo-city/flows/publication.review.json");
-}
-
-static void close_fx(fx *f)
-{
-	audit_report rep;
-	yz_err e = {0};
-	assert_int_equal(audit_verify(f->s, &rep, &e), YZ_OK);
-	if (!rep.ok)
-		fail_msg("audit chain broken at %lld: %s", (long long)rep.first_bad, rep.reason);
-	flow_on_event(NULL, NULL);
-	flow_env none = {0};
-	flow_set_env(&none);
-	flow_defs_clear();
-	calendar_free(f->cal);
-	clock_use_real();
-	store_close(f->s);
-	tu_drop_db(f->target);
+	fx_load_def_file(f, "packs/demo-city/flows/approval.parallel3.json");
+	fx_load_def_file(f, "packs/demo-city/flows/hotline.ticket.json");
+	fx_load_def_file(f, "packs/demo-city/flows/publication.review.json");
 }
 
 static yz_actor user(fx *f, const char *login)
@@ -170,19 +69,10 @@ static yz_actor user(fx *f, const char *login)
 	return a;
 }
 
-static json_t *jparse(const char *text)
-{
-	json_error_t je;
-	json_t *j = json_loads(text, 0, &je);
-	if (!j)
-		fail_msg("json: %s in %s", je.text, text);
-	return j;
-}
-
 static int64_t start(fx *f, const char *login, const char *key, const char *in_text)
 {
 	yz_actor a = user(f, login);
-	json_t *in = jparse(in_text);
+	json_t *in = fx_jparse(in_text);
 	int64_t id = 0;
 	yz_err e = {0};
 	if (flow_start(f->s, &a, key, in, NULL, &id, &e) != YZ_OK)
@@ -223,7 +113,7 @@ static yz_status cmd(fx *f, const char *login, int64_t id, int64_t task, flow_cm
                      const char *in_text, yz_err *e)
 {
 	yz_actor a = user(f, login);
-	json_t *in = jparse(in_text ? in_text : "{}");
+	json_t *in = fx_jparse(in_text ? in_text : "{}");
 	memset(e, 0, sizeof *e);
 	yz_status st = flow_command(f->s, &a, id, task, c, in, NULL, e);
 	json_decref(in);
@@ -254,16 +144,6 @@ static const char *status_of(fx *f, int64_t id)
 	return s;
 }
 
-static int64_t count(fx *f, const char *sql)
-{
-	store_conn *c;
-	yz_err e = {0};
-	assert_int_equal(store_reader(f->s, &c, &e), YZ_OK);
-	int64_t n = -1;
-	assert_int_equal(store_query_int(c, sql, NULL, 0, &n, &e), YZ_OK);
-	return n;
-}
-
 static const char *const PROJECT =
     "{\"title\": \"花果园学校新建项目\", \"data\": {\"applicant\": \"贵阳某建设有限公司\", "
     "\"project\": \"花果园学校\", \"investment\": 12000, \"phone\": \"0851-85551234\"}}";
@@ -284,7 +164,7 @@ static bool no_org_x(void *ctx, const char *n)
 /* Checks doc and expects a fault at path with rule. */
 static void expect_fault(const char *doc_text, const char *path, const char *rule)
 {
-	json_t *doc = jparse(doc_text);
+	json_t *doc = fx_jparse(doc_text);
 	yz_err e = {0};
 	yz_status st = flow_def_check(doc, no_role_x, no_org_x, NULL, &e);
 	json_decref(doc);
@@ -404,9 +284,9 @@ static void definitions_are_versioned(void **state)
 		fx f;
 		open_fx(&f, be[b]);
 		/* the same content again adds no version */
-		load_def_file(&f, "packs/demo-city/flows/hotline.ticket.json");
+		fx_load_def_file(&f, "packs/demo-city/flows/hotline.ticket.json");
 		assert_int_equal(
-		    count(&f, "SELECT COUNT(*) FROM flow_def WHERE key = 'hotline.ticket'"), 1);
+		    fx_count(&f, "SELECT COUNT(*) FROM flow_def WHERE key = 'hotline.ticket'"), 1);
 		const flow_def *d = flow_def_get("approval.parallel3", 0);
 		assert_non_null(d);
 		assert_int_equal(flow_def_version(d), 1);
@@ -416,7 +296,7 @@ static void definitions_are_versioned(void **state)
 		yz_err e = {0};
 		assert_int_equal(flow_defs_restore(f.s, &e), YZ_OK);
 		assert_non_null(flow_def_get("approval.parallel3", 1));
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -511,24 +391,24 @@ static void parallel_approval_runs_to_signature(void **state)
 		assert_int_equal(events[FLOW_EV_TASK_DONE], 5);
 		/* who was told: the window clerk of the new task (in-app), the applicant of
 		 * the end (in-app and an SMS to the account's phone) */
-		assert_int_equal(count(&f,
-		                       "SELECT COUNT(*) FROM notify_message m JOIN iam_user u ON "
-		                       "u.id = m.user_id WHERE u.login = 'linfang.zwfw' AND "
-		                       "m.channel = 'inapp' AND m.subject LIKE '新待办%'"),
-		                 1);
-		assert_int_equal(count(&f,
-		                       "SELECT COUNT(*) FROM notify_message m JOIN iam_user u ON "
-		                       "u.id = m.user_id WHERE u.login = 'wangfang' AND m.subject "
-		                       "LIKE '办结%'"),
-		                 2);
-		assert_int_equal(count(&f,
-		                       "SELECT COUNT(*) FROM notify_message WHERE channel = 'sms' "
-		                       "AND status = 'queued' AND body LIKE '%准予许可%'"),
-		                 1);
+		assert_int_equal(
+		    fx_count(&f, "SELECT COUNT(*) FROM notify_message m JOIN iam_user u ON "
+		                 "u.id = m.user_id WHERE u.login = 'linfang.zwfw' AND "
+		                 "m.channel = 'inapp' AND m.subject LIKE '新待办%'"),
+		    1);
+		assert_int_equal(
+		    fx_count(&f, "SELECT COUNT(*) FROM notify_message m JOIN iam_user u ON "
+		                 "u.id = m.user_id WHERE u.login = 'wangfang' AND m.subject "
+		                 "LIKE '办结%'"),
+		    2);
+		assert_int_equal(
+		    fx_count(&f, "SELECT COUNT(*) FROM notify_message WHERE channel = 'sms' "
+		                 "AND status = 'queued' AND body LIKE '%准予许可%'"),
+		    1);
 		/* everything is in the audit chain */
 		assert_true(
-		    count(&f, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'flow.%'") >= 6);
-		close_fx(&f);
+		    fx_count(&f, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'flow.%'") >= 6);
+		fx_close(&f);
 	}
 }
 
@@ -552,7 +432,7 @@ static void a_dissent_goes_to_refusal(void **state)
 		json_t *o = get(&f, NULL, id);
 		assert_string_equal(jx_str(o, "outcome", ""), "refused");
 		json_decref(o);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -586,7 +466,7 @@ static int64_t task_due(fx *f, int64_t task)
 
 static int64_t day_end(int y, int m, int d)
 {
-	return city_time(y, m, d, 23, 59) + 59999;
+	return fx_city_time(y, m, d, 23, 59) + 59999;
 }
 
 static void correction_stops_the_clock(void **state)
@@ -605,7 +485,7 @@ static void correction_stops_the_clock(void **state)
 		assert_string_equal(status_of(&f, id), "suspended");
 		assert_int_equal(events[FLOW_EV_SUSPENDED], 1);
 		/* the applicant takes until Thursday: three working days without the clock */
-		clock_set_fake(city_time(2026, 11, 26, 15, 0));
+		clock_set_fake(fx_city_time(2026, 11, 26, 15, 0));
 		int64_t corr = task_at(&f, id, "correct");
 		assert_true(corr > 0);
 		/* nobody else can answer for the applicant */
@@ -620,7 +500,7 @@ static void correction_stops_the_clock(void **state)
 		json_t *o = get(&f, NULL, id);
 		assert_true(jx_int(o, "suspended_ms", 0) > 0);
 		json_decref(o);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -638,49 +518,49 @@ static void golden_deadlines_across_spring_festival_and_national_day(void **stat
 		open_fx(&f, be[b]);
 		/* Wednesday 02-11: 12, 13, 14 (Sat, worked), 24, 25, 26, 27, 28 (Sat, worked),
 		 * 03-02..06, 03-09, 03-10 → the 15th working day is Tuesday 03-10 */
-		clock_set_fake(city_time(2026, 2, 11, 10, 0));
+		clock_set_fake(fx_city_time(2026, 2, 11, 10, 0));
 		int64_t id = start(&f, "wangfang", "approval.parallel3", PROJECT);
 		assert_int_equal(due_of(&f, id), day_end(2026, 3, 10));
 		/* the acceptance (1 working day) is due Thursday 02-12 */
 		assert_int_equal(task_due(&f, task_at(&f, id, "accept")), day_end(2026, 2, 12));
 		/* 补正 from Thursday 02-12 to Wednesday 02-25: working days 13, 14, 24, 25
 		 * do not count → 03-10 + 4 = Monday 03-16 */
-		clock_set_fake(city_time(2026, 2, 12, 10, 0));
+		clock_set_fake(fx_city_time(2026, 2, 12, 10, 0));
 		ok_cmd(&f, "linfang.zwfw", id, task_at(&f, id, "accept"), FLOW_COMPLETE,
 		       "{\"outcome\": \"correction\"}");
-		clock_set_fake(city_time(2026, 2, 25, 9, 0));
+		clock_set_fake(fx_city_time(2026, 2, 25, 9, 0));
 		ok_cmd(&f, "wangfang", id, task_at(&f, id, "correct"), FLOW_COMPLETE, "{}");
 		assert_int_equal(due_of(&f, id), day_end(2026, 3, 16));
 		/* the new acceptance task: due the next working day, Thursday 02-26 */
 		assert_int_equal(task_due(&f, task_at(&f, id, "accept")), day_end(2026, 2, 26));
 		/* an extension of 5 working days: 17, 18, 19, 20, 23 → Monday 03-23 */
-		clock_set_fake(city_time(2026, 3, 2, 10, 0));
+		clock_set_fake(fx_city_time(2026, 3, 2, 10, 0));
 		ok_cmd(&f, "liuhongbo.city", id, 0, FLOW_EXTEND,
 		       "{\"workdays\": 5, \"reason\": \"需现场踏勘\"}");
 		assert_int_equal(due_of(&f, id), day_end(2026, 3, 23));
 
 		/* Wednesday 09-23 15:00: 24, 28, 29, 30, 10-08, 09, 10 (Sat, worked), 12..16,
 		 * 19, 20, 21 → the 15th working day is Wednesday 10-21 */
-		clock_set_fake(city_time(2026, 9, 23, 15, 0));
+		clock_set_fake(fx_city_time(2026, 9, 23, 15, 0));
 		int64_t id2 = start(&f, "wangfang", "approval.parallel3", PROJECT);
 		assert_int_equal(due_of(&f, id2), day_end(2026, 10, 21));
 		assert_int_equal(task_due(&f, task_at(&f, id2, "accept")), day_end(2026, 9, 24));
 		/* accepted Wednesday 09-30: the reviews (5 working days) are due 10-08, 09, 10,
 		 * 12, 13 → Tuesday 10-13 */
-		clock_set_fake(city_time(2026, 9, 30, 10, 0));
+		clock_set_fake(fx_city_time(2026, 9, 30, 10, 0));
 		ok_cmd(&f, "linfang.zwfw", id2, task_at(&f, id2, "accept"), FLOW_COMPLETE,
 		       "{\"outcome\": \"accept\"}");
 		assert_int_equal(task_due(&f, task_at(&f, id2, "fgw")), day_end(2026, 10, 13));
 		/* a hearing (听证) from Friday 10-09 to Monday 10-12: 10 (Sat, worked) and 12 →
 		 * everything open moves by two working days */
-		clock_set_fake(city_time(2026, 10, 9, 10, 0));
+		clock_set_fake(fx_city_time(2026, 10, 9, 10, 0));
 		ok_cmd(&f, "chenjing.fgw", id2, 0, FLOW_SUSPEND,
 		       "{\"kind\": \"hearing\", \"reason\": \"举行听证\"}");
-		clock_set_fake(city_time(2026, 10, 12, 16, 0));
+		clock_set_fake(fx_city_time(2026, 10, 12, 16, 0));
 		ok_cmd(&f, "chenjing.fgw", id2, 0, FLOW_RESUME, "{}");
 		assert_int_equal(task_due(&f, task_at(&f, id2, "fgw")), day_end(2026, 10, 15));
 		assert_int_equal(due_of(&f, id2), day_end(2026, 10, 23));
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -705,7 +585,7 @@ static void suspension_pushes_open_deadlines_and_extension_needs_the_role(void *
 		                     "{\"data\": {\"fgw_opinion\": \"同意\"}}", &e),
 		                 YZ_ECONFLICT);
 		assert_non_null(strstr(e.msg, "resume"));
-		clock_set_fake(city_time(2026, 11, 25, 11, 0));
+		clock_set_fake(fx_city_time(2026, 11, 25, 11, 0));
 		ok_cmd(&f, "chenjing.fgw", id, 0, FLOW_RESUME, "{\"reason\": \"评审完毕\"}");
 		int64_t after = task_due(&f, fgw);
 		assert_true(after > before);
@@ -727,7 +607,7 @@ static void suspension_pushes_open_deadlines_and_extension_needs_the_role(void *
 		assert_int_equal(cmd(&f, "liuhongbo.city", id, 0, FLOW_EXTEND,
 		                     "{\"workdays\": 11, \"reason\": \"再延\"}", &e),
 		                 YZ_EINVAL);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -781,7 +661,7 @@ static void return_reject_transfer_and_withdraw(void **state)
 		assert_string_equal(jx_str(o, "outcome", ""), "rejected");
 		json_decref(o);
 		assert_int_equal(
-		    count(&f, "SELECT COUNT(*) FROM flow_token WHERE status = 'active'"), 0);
+		    fx_count(&f, "SELECT COUNT(*) FROM flow_token WHERE status = 'active'"), 0);
 		/* withdrawal by the applicant */
 		int64_t id2 = start(&f, "wangfang", "approval.parallel3", PROJECT);
 		assert_int_equal(
@@ -789,7 +669,7 @@ static void return_reject_transfer_and_withdraw(void **state)
 		    YZ_EFORBIDDEN);
 		ok_cmd(&f, "wangfang", id2, 0, FLOW_WITHDRAW, "{\"reason\": \"项目取消\"}");
 		assert_string_equal(status_of(&f, id2), "closed");
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -802,7 +682,7 @@ static void idempotent_commands_answer_once(void **state)
 		fx f;
 		open_fx(&f, be[b]);
 		yz_actor a = user(&f, "wangfang");
-		json_t *in = jparse(PROJECT);
+		json_t *in = fx_jparse(PROJECT);
 		int64_t id1 = 0, id2 = 0;
 		yz_err e = {0};
 		assert_int_equal(flow_start(f.s, &a, "approval.parallel3", in, "k-1", &id1, &e),
@@ -810,24 +690,24 @@ static void idempotent_commands_answer_once(void **state)
 		assert_int_equal(flow_start(f.s, &a, "approval.parallel3", in, "k-1", &id2, &e),
 		                 YZ_OK);
 		assert_int_equal(id1, id2);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM flow_instance"), 1);
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM flow_instance"), 1);
 		json_decref(in);
 		yz_actor clerk = user(&f, "linfang.zwfw");
 		int64_t t = task_at(&f, id1, "accept");
 		for (int k = 0; k < 2; k++) {
-			in = jparse("{\"outcome\": \"accept\"}");
+			in = fx_jparse("{\"outcome\": \"accept\"}");
 			assert_int_equal(
 			    flow_command(f.s, &clerk, id1, t, FLOW_COMPLETE, in, "k-2", &e), YZ_OK);
 			json_decref(in);
 		}
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM flow_token WHERE step = 'fgw'"),
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM flow_token WHERE step = 'fgw'"),
 		                 1);
 		/* without a key, the repeat is refused: the task is done */
-		in = jparse("{\"outcome\": \"accept\"}");
+		in = fx_jparse("{\"outcome\": \"accept\"}");
 		assert_int_equal(flow_command(f.s, &clerk, id1, t, FLOW_COMPLETE, in, NULL, &e),
 		                 YZ_ECONFLICT);
 		json_decref(in);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -857,7 +737,7 @@ static void *race(void *arg)
 	racer *r = arg;
 	char text[64];
 	snprintf(text, sizeof text, "{\"data\": {\"o%d\": \"同意\"}}", r->n);
-	json_t *in = jparse(text);
+	json_t *in = fx_jparse(text);
 	for (int k = 0; k < r->rounds; k++) {
 		pthread_barrier_wait(r->go);
 		yz_err e = {0};
@@ -927,7 +807,7 @@ static void ten_departments_join_exactly_once(void **state)
 	for (int b = 0; b < nb; b++) {
 		fx f;
 		open_fx(&f, be[b]);
-		load_def_text(&f, doc);
+		fx_load_def_text(&f, doc);
 		/* two nodes over PostgreSQL wait on each other's row locks: a tenth of the
 		 * rounds keeps the suite's time reasonable */
 		int nr = strcmp(be[b], "postgresql") ? rounds : (rounds + 9) / 10;
@@ -963,7 +843,7 @@ static void ten_departments_join_exactly_once(void **state)
 			pthread_create(&th[i], NULL, race, &r[i]);
 		}
 		yz_actor starter = user(&f, "gaobin.dsjj");
-		json_t *in = jparse("{\"title\": \"联审\"}");
+		json_t *in = fx_jparse("{\"title\": \"联审\"}");
 		for (int k = 0; k < nr; k++) {
 			yz_err e = {0};
 			assert_int_equal(flow_start(f.s, &starter, "t.ten", in, NULL, &ids[k], &e),
@@ -986,15 +866,15 @@ static void ten_departments_join_exactly_once(void **state)
 		/* every join fired exactly once: one task after it per instance */
 		char sql[256];
 		snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM flow_token WHERE step = 'after'");
-		assert_int_equal(count(&f, sql), nr);
-		assert_int_equal(count(&f,
-		                       "SELECT COUNT(*) FROM (SELECT instance_id FROM flow_token "
-		                       "WHERE step = 'after' GROUP BY instance_id HAVING COUNT(*) "
-		                       "<> 1) x"),
-		                 0);
-		assert_int_equal(count(&f,
-		                       "SELECT COUNT(*) FROM flow_token WHERE status = 'active' "
-		                       "AND step <> 'after'"),
+		assert_int_equal(fx_count(&f, sql), nr);
+		assert_int_equal(
+		    fx_count(&f, "SELECT COUNT(*) FROM (SELECT instance_id FROM flow_token "
+		                 "WHERE step = 'after' GROUP BY instance_id HAVING COUNT(*) "
+		                 "<> 1) x"),
+		    0);
+		assert_int_equal(fx_count(&f,
+		                          "SELECT COUNT(*) FROM flow_token WHERE status = 'active' "
+		                          "AND step <> 'after'"),
 		                 0);
 		/* and no department's opinion was lost */
 		store_conn *c;
@@ -1017,7 +897,7 @@ static void ten_departments_join_exactly_once(void **state)
 		free(ids);
 		if (node2 != f.s)
 			store_close(node2);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -1046,7 +926,7 @@ static void deadlines_remind_then_fire_once_and_survive_restart(void **state)
 		assert_int_equal(sweep(&f), 0);
 		/* the acceptance task is due at the end of Tuesday: the reminder is one working
 		 * day before, at the end of Monday */
-		clock_set_fake(city_time(2026, 11, 24, 8, 0));
+		clock_set_fake(fx_city_time(2026, 11, 24, 8, 0));
 		assert_true(sweep(&f) >= 1);
 		assert_int_equal(events[FLOW_EV_REMINDER], 1);
 		assert_int_equal(events[FLOW_EV_OVERDUE], 0);
@@ -1060,15 +940,15 @@ static void deadlines_remind_then_fire_once_and_survive_restart(void **state)
 		assert_int_equal(store_open(target, &o, &f.s, &e), YZ_OK);
 		flow_defs_clear();
 		assert_int_equal(flow_defs_restore(f.s, &e), YZ_OK);
-		clock_set_fake(city_time(2026, 11, 25, 9, 0));
+		clock_set_fake(fx_city_time(2026, 11, 25, 9, 0));
 		assert_true(sweep(&f) >= 1);
 		assert_int_equal(events[FLOW_EV_OVERDUE], 1);
 		/* escalated: the city's leader gets a copy */
 		assert_int_equal(events[FLOW_EV_ESCALATED], 1);
-		assert_int_equal(count(&f,
-		                       "SELECT COUNT(*) FROM flow_cc c JOIN iam_user u ON u.id = "
-		                       "c.user_id WHERE u.login = 'liuhongbo.city'"),
-		                 1);
+		assert_int_equal(
+		    fx_count(&f, "SELECT COUNT(*) FROM flow_cc c JOIN iam_user u ON u.id = "
+		                 "c.user_id WHERE u.login = 'liuhongbo.city'"),
+		    1);
 		assert_int_equal(sweep(&f), 0);
 		json_t *x = get(&f, NULL, id);
 		assert_string_equal(jx_str(x, "deadline", ""), "ok");
@@ -1078,12 +958,12 @@ static void deadlines_remind_then_fire_once_and_survive_restart(void **state)
 		/* completing a task removes its pending timers */
 		ok_cmd(&f, "linfang.zwfw", id, task_at(&f, id, "accept"), FLOW_COMPLETE,
 		       "{\"outcome\": \"accept\"}");
-		clock_set_fake(city_time(2027, 3, 1, 9, 0));
+		clock_set_fake(fx_city_time(2027, 3, 1, 9, 0));
 		sweep(&f);
 		assert_int_equal(events[FLOW_EV_OVERDUE], 4); /* the three reviews */
 		assert_int_equal(events[FLOW_EV_INST_OVERDUE], 1);
 		assert_int_equal(events[FLOW_EV_STATUTORY_OVERDUE], 1);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -1095,13 +975,13 @@ static void timer_steps_and_subflows(void **state)
 	for (int b = 0; b < nb; b++) {
 		fx f;
 		open_fx(&f, be[b]);
-		load_def_text(&f,
-		              "{\"key\": \"t.child\", \"name\": \"子流程\", \"owner\": "
-		              "\"520100-dsjj\", \"start\": \"c\", \"steps\": {\"c\": {\"kind\": "
-		              "\"task\", \"name\": \"现场核查\", \"assignee\": {\"department\": "
-		              "\"520100-dsjj\"}, \"next\": \"end\"}, \"end\": {\"kind\": \"end\", "
-		              "\"name\": \"完成\", \"outcome\": \"checked\"}}}");
-		load_def_text(
+		fx_load_def_text(
+		    &f, "{\"key\": \"t.child\", \"name\": \"子流程\", \"owner\": "
+		        "\"520100-dsjj\", \"start\": \"c\", \"steps\": {\"c\": {\"kind\": "
+		        "\"task\", \"name\": \"现场核查\", \"assignee\": {\"department\": "
+		        "\"520100-dsjj\"}, \"next\": \"end\"}, \"end\": {\"kind\": \"end\", "
+		        "\"name\": \"完成\", \"outcome\": \"checked\"}}}");
+		fx_load_def_text(
 		    &f, "{\"key\": \"t.parent\", \"name\": \"父流程\", \"owner\": "
 		        "\"520100-dsjj\", \"start\": \"wait\", \"steps\": {\"wait\": {\"kind\": "
 		        "\"timer\", \"name\": \"公示期\", \"after\": {\"workdays\": 2}, "
@@ -1109,10 +989,10 @@ static void timer_steps_and_subflows(void **state)
 		        "\"核查\", \"flow\": \"t.child\", \"next\": \"end\"}, \"end\": "
 		        "{\"kind\": \"end\", \"name\": \"办结\"}}}");
 		int64_t id = start(&f, "gaobin.dsjj", "t.parent", "{\"title\": \"公示\"}");
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM flow_instance"), 1);
-		clock_set_fake(city_time(2026, 11, 25, 12, 0)); /* one working day: not yet */
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM flow_instance"), 1);
+		clock_set_fake(fx_city_time(2026, 11, 25, 12, 0)); /* one working day: not yet */
 		assert_int_equal(sweep(&f), 0);
-		clock_set_fake(city_time(2026, 11, 26, 0, 1));
+		clock_set_fake(fx_city_time(2026, 11, 26, 0, 1));
 		assert_true(sweep(&f) >= 1);
 		/* the child runs; the parent waits for it */
 		int64_t child = 0;
@@ -1132,7 +1012,7 @@ static void timer_steps_and_subflows(void **state)
 		assert_string_equal(jx_str(o, "status", ""), "closed");
 		assert_string_equal(jx_str(o, "outcome", ""), "done");
 		json_decref(o);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -1156,9 +1036,9 @@ static void open_instances_migrate_through_a_step_map(void **state)
 		    "\"b\"}, \"b\": {\"kind\": \"task\", \"name\": \"B\", \"assignee\": "
 		    "{\"department\": \"520100-dsjj\"}, \"next\": \"end\"}, \"end\": "
 		    "{\"kind\": \"end\", \"name\": \"E\"}}}";
-		load_def_text(&f, v1);
+		fx_load_def_text(&f, v1);
 		int64_t id = start(&f, "gaobin.dsjj", "t.m", "{\"title\": \"迁移前\"}");
-		load_def_text(&f, v2);
+		fx_load_def_text(&f, v2);
 		assert_int_equal(flow_def_version(flow_def_get("t.m", 0)), 2);
 		/* a new instance takes v2, the old one stays on v1 */
 		int64_t id2 = start(&f, "gaobin.dsjj", "t.m", "{\"title\": \"迁移后\"}");
@@ -1166,13 +1046,13 @@ static void open_instances_migrate_through_a_step_map(void **state)
 		yz_actor sys = actor_system("test");
 		int moved = 0;
 		yz_err e = {0};
-		json_t *bad = jparse("{}");
+		json_t *bad = fx_jparse("{}");
 		assert_int_equal(flow_migrate(f.s, &sys, "t.m", 1, 2, bad, &moved, &e), YZ_EINVAL);
 		json_decref(bad);
-		bad = jparse("{\"a\": \"zz\"}");
+		bad = fx_jparse("{\"a\": \"zz\"}");
 		assert_int_equal(flow_migrate(f.s, &sys, "t.m", 1, 2, bad, &moved, &e), YZ_EINVAL);
 		json_decref(bad);
-		json_t *map = jparse("{\"a\": \"a2\"}");
+		json_t *map = fx_jparse("{\"a\": \"a2\"}");
 		assert_int_equal(flow_migrate(f.s, &sys, "t.m", 1, 2, map, &moved, &e), YZ_OK);
 		json_decref(map);
 		assert_int_equal(moved, 1);
@@ -1180,7 +1060,7 @@ static void open_instances_migrate_through_a_step_map(void **state)
 		assert_true(t > 0);
 		ok_cmd(&f, "gaobin.dsjj", id, t, FLOW_COMPLETE, "{}");
 		assert_true(task_at(&f, id, "b") > 0);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -1205,13 +1085,15 @@ static void deadlines_follow_a_calendar_change(void **state)
 		    json_load_file(tu_src("../shared/reference/holidays-cn/2026.json"), 0, &je);
 		json_t *days = base ? json_object_get(base, "days") : NULL;
 		if (!base) {
-			base = jparse("{\"year\": 2026, \"papers\": [], \"days\": []}");
+			base = fx_jparse("{\"year\": 2026, \"papers\": [], \"days\": []}");
 			days = json_object_get(base, "days");
 		}
-		json_array_append_new(days, jparse("{\"name\": \"测试\", \"date\": \"2026-12-01\", "
-		                                   "\"isOffDay\": true}"));
-		json_array_append_new(days, jparse("{\"name\": \"测试\", \"date\": \"2026-12-02\", "
-		                                   "\"isOffDay\": true}"));
+		json_array_append_new(days,
+		                      fx_jparse("{\"name\": \"测试\", \"date\": \"2026-12-01\", "
+		                                "\"isOffDay\": true}"));
+		json_array_append_new(days,
+		                      fx_jparse("{\"name\": \"测试\", \"date\": \"2026-12-02\", "
+		                                "\"isOffDay\": true}"));
 		json_dumpf(base, fp, 0);
 		fclose(fp);
 		json_decref(base);
@@ -1225,15 +1107,15 @@ static void deadlines_follow_a_calendar_change(void **state)
 		tu_rmtree(dir);
 		free(dir);
 		assert_true(nchanged >= 2);
-		use_calendar(&f);
+		fx_use_calendar(&f);
 		int64_t moved = 0;
 		assert_int_equal(flow_recompute_deadlines(f.s, &sys, &moved, &e), YZ_OK);
 		assert_true(moved >= 1);
 		assert_int_equal(due_of(&f, id), day_end(2026, 12, 16));
 		/* recorded in the instance's history */
-		assert_true(count(&f, "SELECT COUNT(*) FROM flow_history_202611 WHERE command = "
-		                      "'deadline.recompute'") >= 1);
-		close_fx(&f);
+		assert_true(fx_count(&f, "SELECT COUNT(*) FROM flow_history_202611 WHERE command = "
+		                         "'deadline.recompute'") >= 1);
+		fx_close(&f);
 	}
 }
 

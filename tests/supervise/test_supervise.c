@@ -24,108 +24,26 @@
 #include "core/jx.h"
 #include "flow/calendar.h"
 #include "flow/flow.h"
+#include "flow/flow_fixture.h"
 #include "iam/iam.h"
 #include "notify/notify.h"
 #include "supervise/supervise.h"
 #include "testutil.h"
 
-static const iam_policy policy = {
-    .pbkdf2_iterations = 1000,
-    .lockout_failures = 3,
-    .lockout_minutes = 15,
-    .session_idle_minutes = 30,
-    .session_max_hours = 12,
-};
-
-typedef struct fx {
-	store *s;
-	char target[600];
-	calendar *cal;
-} fx;
-
-/* hh:mm Asia/Shanghai on a day. */
-static int64_t city_time(int y, int mo, int d, int hh, int mm)
-{
-	return (clock_days_from_civil(y, mo, d) * 86400 + hh * 3600 + mm * 60 - 8 * 3600) * 1000;
-}
-
-static void migrate_all(fx *f)
-{
-	yz_err e = {0};
-	assert_int_equal(store_migrate(f->s, "audit", audit_migrations, audit_nmigrations, &e),
-	                 YZ_OK);
-	assert_int_equal(store_migrate(f->s, "iam", iam_migrations, iam_nmigrations, &e), YZ_OK);
-	assert_int_equal(store_migrate(f->s, "notify", notify_migrations, notify_nmigrations, &e),
-	                 YZ_OK);
-	assert_int_equal(
-	    store_migrate(f->s, "calendar", calendar_migrations, calendar_nmigrations, &e), YZ_OK);
-	assert_int_equal(store_migrate(f->s, "flow", flow_migrations, flow_nmigrations, &e), YZ_OK);
-	assert_int_equal(
-	    store_migrate(f->s, "supervise", supervise_migrations, supervise_nmigrations, &e),
-	    YZ_OK);
-}
-
-static void load_def_file(fx *f, const char *rel)
-{
-	json_error_t je;
-	json_t *doc = json_load_file(tu_src(rel), 0, &je);
-	if (!doc)
-		fail_msg("%s: %s", rel, je.text);
-	yz_actor sys = actor_system("test");
-	int version = 0;
-	yz_err e = {0};
-	if (flow_def_load(f->s, &sys, doc, &version, &e) != YZ_OK)
-		fail_msg("definition %s: %s", rel, e.msg);
-	json_decref(doc);
-}
-
 static void open_fx(fx *f, const char *backend)
 {
-	memset(f, 0, sizeof *f);
-	clock_set_fake(city_time(2026, 11, 23, 10, 0)); /* a Monday */
-	tu_register_pack_perms("packs/demo-city");
-	f->s = tu_open_store(backend, f->target, sizeof f->target);
-	migrate_all(f);
-	yz_err e = {0};
-	json_t *users;
-	if (iam_load_pack(f->s, &policy, tu_src("packs/demo-city"), &users, &e) != YZ_OK)
-		fail_msg("pack: %s", e.msg);
-	json_decref(users);
-	if (calendar_seed(f->s, tu_src("data/calendar/cn-notices.txt"), &e) != YZ_OK)
-		fail_msg("calendar seed: %s", e.msg);
-	if (calendar_load(f->s, &f->cal, &e) != YZ_OK)
-		fail_msg("calendar: %s", e.msg);
-	flow_env env = {.cal = f->cal, .hours = calendar_default_hours()};
-	flow_set_env(&env);
-	flow_defs_clear();
-	flow_on_event(NULL, NULL);
+	fx_open(f, backend, "supervise", supervise_migrations, supervise_nmigrations);
 	flow_on_event(flow_notify_event, NULL);
 	flow_on_event(supervise_flow_event, NULL);
-	load_def_file(f, "packs/demo-city/flows/approval.parallel3.json");
-	load_def_file(f, "packs/demo-city/flows/hotline.ticket.json");
+	fx_load_def_file(f, "packs/demo-city/flows/approval.parallel3.json");
+	fx_load_def_file(f, "packs/demo-city/flows/hotline.ticket.json");
+	yz_err e = {0};
 	int64_t version = 0;
 	if (supervise_rules_load_file(f->s, tu_src("packs/demo-city/supervise/rules.json"),
 	                              &version, &e) != YZ_OK)
 		fail_msg("rules: %s (%s %s)", e.msg, e.nfield ? e.fields[0].field : "",
 		         e.nfield ? e.fields[0].rule : "");
 	assert_int_equal(version, 1);
-}
-
-static void close_fx(fx *f)
-{
-	audit_report rep;
-	yz_err e = {0};
-	assert_int_equal(audit_verify(f->s, &rep, &e), YZ_OK);
-	if (!rep.ok)
-		fail_msg("audit chain broken at %lld: %s", (long long)rep.first_bad, rep.reason);
-	flow_on_event(NULL, NULL);
-	flow_env none = {0};
-	flow_set_env(&none);
-	flow_defs_clear();
-	calendar_free(f->cal);
-	clock_use_real();
-	store_close(f->s);
-	tu_drop_db(f->target);
 }
 
 /* ---- actors ---- */
@@ -169,15 +87,6 @@ static yz_actor user(fx *f, const char *login)
 	return a;
 }
 
-static json_t *jparse(const char *text)
-{
-	json_error_t je;
-	json_t *j = json_loads(text, 0, &je);
-	if (!j)
-		fail_msg("json: %s in %s", je.text, text);
-	return j;
-}
-
 static const char *const PROJECT =
     "{\"title\": \"花果园学校新建项目\", \"data\": {\"applicant\": \"贵阳某建设有限公司\", "
     "\"project\": \"花果园学校\", \"investment\": 12000, \"phone\": \"0851-85551234\"}}";
@@ -185,7 +94,7 @@ static const char *const PROJECT =
 static int64_t start(fx *f)
 {
 	yz_actor a = user(f, "wangfang");
-	json_t *in = jparse(PROJECT);
+	json_t *in = fx_jparse(PROJECT);
 	int64_t id = 0;
 	yz_err e = {0};
 	if (flow_start(f->s, &a, "approval.parallel3", in, NULL, &id, &e) != YZ_OK)
@@ -217,7 +126,7 @@ static void ok_cmd(fx *f, const char *login, int64_t id, int64_t task, flow_cmd 
                    const char *in_text)
 {
 	yz_actor a = user(f, login);
-	json_t *in = jparse(in_text ? in_text : "{}");
+	json_t *in = fx_jparse(in_text ? in_text : "{}");
 	yz_err e = {0};
 	if (flow_command(f->s, &a, id, task, c, in, NULL, &e) != YZ_OK)
 		fail_msg("%s by %s: %s", flow_cmd_name(c), login, e.msg);
@@ -245,17 +154,6 @@ static int escalate(fx *f)
 	yz_err e = {0};
 	if (supervise_escalate_due(f->s, clock_now_ms(), 100, &n, &e) != YZ_OK)
 		fail_msg("escalate: %s", e.msg);
-	return n;
-}
-
-static int64_t count(fx *f, const char *sql)
-{
-	store_conn *c;
-	yz_err e = {0};
-	assert_int_equal(store_reader(f->s, &c, &e), YZ_OK);
-	int64_t n = -1;
-	if (store_query_int(c, sql, NULL, 0, &n, &e) != YZ_OK)
-		fail_msg("%s: %s", sql, e.msg);
 	return n;
 }
 
@@ -327,7 +225,7 @@ static int64_t messages_to(fx *f, const char *login, const char *subject_like)
 	         "SELECT COUNT(*) FROM notify_message m JOIN iam_user u ON u.id = m.user_id WHERE "
 	         "u.login = '%s' AND m.channel = 'inapp' AND m.subject LIKE '%s'",
 	         login, subject_like);
-	return count(f, sql);
+	return fx_count(f, sql);
 }
 
 /* ---- rules ---- */
@@ -337,7 +235,7 @@ static void expect_fault(fx *f, const char *doc_text, const char *path, const ch
 	store_conn *c;
 	yz_err e = {0};
 	assert_int_equal(store_reader(f->s, &c, &e), YZ_OK);
-	json_t *doc = jparse(doc_text);
+	json_t *doc = fx_jparse(doc_text);
 	yz_status st = supervise_rules_check(c, doc, &e);
 	json_decref(doc);
 	if (st != YZ_EINVAL)
@@ -424,11 +322,11 @@ static void rules_are_checked_with_paths_and_versioned(void **state)
 		assert_int_equal(jx_int(cur, "version", 0), 2);
 		assert_int_equal(json_array_size(json_object_get(cur, "rules")), 8);
 		json_decref(cur);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM supervise_ruleset"), 2);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_log WHERE action = "
-		                           "'supervise.rules.replace'"),
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM supervise_ruleset"), 2);
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM audit_log WHERE action = "
+		                              "'supervise.rules.replace'"),
 		                 2);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -447,7 +345,7 @@ static void prompt_then_yellow_when_a_step_is_overdue_on_time(void **state)
 		assert_int_equal(ncards(&f, NULL), 0);
 		/* acceptance is due at the end of Tuesday: the prompt comes at the end of
 		 * Monday, one working day before */
-		clock_set_fake(city_time(2026, 11, 24, 8, 0));
+		clock_set_fake(fx_city_time(2026, 11, 24, 8, 0));
 		assert_true(sweep(&f) >= 1);
 		assert_int_equal(ncards(&f, "prompt"), 1);
 		assert_int_equal(ncards(&f, "yellow"), 0);
@@ -462,7 +360,7 @@ static void prompt_then_yellow_when_a_step_is_overdue_on_time(void **state)
 		                 YZ_ECONFLICT);
 		json_decref(p);
 		/* Wednesday: overdue while the whole (15 working days) is on time: yellow */
-		clock_set_fake(city_time(2026, 11, 25, 9, 0));
+		clock_set_fake(fx_city_time(2026, 11, 25, 9, 0));
 		assert_true(sweep(&f) >= 1);
 		assert_int_equal(ncards(&f, "yellow"), 1);
 		assert_int_equal(ncards(&f, "red"), 0);
@@ -484,10 +382,10 @@ static void prompt_then_yellow_when_a_step_is_overdue_on_time(void **state)
 		/* a sweep with nothing due changes nothing */
 		assert_int_equal(sweep(&f), 0);
 		assert_int_equal(ncards(&f, NULL), 2);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_log WHERE action = "
-		                           "'supervise.card.issue'"),
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM audit_log WHERE action = "
+		                              "'supervise.card.issue'"),
 		                 2);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -503,7 +401,7 @@ static void red_when_the_promised_and_the_statutory_limit_pass(void **state)
 		accept_it(&f, id);
 		/* the reviews (5 working days, to Monday 11-30) run late on Tuesday 12-01 while
 		 * the whole (to Monday 12-14) is on time: three yellow cards, one per department */
-		clock_set_fake(city_time(2026, 12, 1, 9, 0));
+		clock_set_fake(fx_city_time(2026, 12, 1, 9, 0));
 		sweep(&f);
 		assert_int_equal(ncards(&f, "yellow"), 3);
 		assert_int_equal(ncards(&f, "red"), 0);
@@ -521,11 +419,11 @@ static void red_when_the_promised_and_the_statutory_limit_pass(void **state)
 		}
 		json_decref(ys);
 		/* the two-thirds warning is off in the demo rules */
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM supervise_card WHERE event = "
-		                           "'two_thirds'"),
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM supervise_card WHERE event = "
+		                              "'two_thirds'"),
 		                 0);
 		/* Tuesday 12-15: the promised limit passed: red, on the handling unit */
-		clock_set_fake(city_time(2026, 12, 15, 9, 0));
+		clock_set_fake(fx_city_time(2026, 12, 15, 9, 0));
 		sweep(&f);
 		assert_int_equal(ncards(&f, "red"), 1);
 		json_t *r = newest(&f, "red");
@@ -536,17 +434,18 @@ static void red_when_the_promised_and_the_statutory_limit_pass(void **state)
 		assert_true(json_is_null(json_object_get(r, "task")));
 		json_decref(r);
 		/* and the instance's own prompt came the working day before */
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM supervise_card WHERE rule_code = "
-		                           "'prompt.promised'"),
+		assert_int_equal(fx_count(&f,
+		                          "SELECT COUNT(*) FROM supervise_card WHERE rule_code = "
+		                          "'prompt.promised'"),
 		                 1);
 		/* the statutory 45 working days */
-		clock_set_fake(city_time(2027, 3, 1, 9, 0));
+		clock_set_fake(fx_city_time(2027, 3, 1, 9, 0));
 		sweep(&f);
 		assert_int_equal(ncards(&f, "red"), 2);
 		r = newest(&f, "red");
 		assert_string_equal(jx_str(r, "event", ""), "statutory_overdue");
 		json_decref(r);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -572,20 +471,20 @@ static void no_yellow_when_the_whole_is_late_and_two_thirds_when_enabled(void **
 		int64_t id = start(&f);
 		accept_it(&f, id);
 		/* 2/3 of 5 working days is 4: the end of Friday 11-27 */
-		clock_set_fake(city_time(2026, 11, 28, 9, 0));
+		clock_set_fake(fx_city_time(2026, 11, 28, 9, 0));
 		sweep(&f);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM supervise_card WHERE event = "
-		                           "'two_thirds' AND colour = 'yellow'"),
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM supervise_card WHERE event = "
+		                              "'two_thirds' AND colour = 'yellow'"),
 		                 3);
 		/* everything at once long after the promised limit: the reviews' overdue
 		 * events see a late whole, so no yellow for them; red for the whole */
-		clock_set_fake(city_time(2026, 12, 16, 9, 0));
+		clock_set_fake(fx_city_time(2026, 12, 16, 9, 0));
 		sweep(&f);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM supervise_card WHERE event = "
-		                           "'overdue'"),
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM supervise_card WHERE event = "
+		                              "'overdue'"),
 		                 0);
 		assert_int_equal(ncards(&f, "red"), 1);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -616,14 +515,14 @@ static void refusal_without_reasons_and_late_forwarding(void **state)
 		/* forwarding within the hour is fine */
 		int64_t q = start(&f);
 		accept_it(&f, q);
-		clock_set_fake(city_time(2026, 11, 23, 11, 0));
+		clock_set_fake(fx_city_time(2026, 11, 23, 11, 0));
 		ok_cmd(&f, "chenjing.fgw", q, task_at(&f, q, "fgw"), FLOW_TRANSFER,
 		       "{\"user\": \"gaobin.dsjj\", \"reason\": \"涉及数据共享\"}");
 		assert_int_equal(ncards(&f, "red"), 1);
 		/* forwarding after two working days (14 office hours) is late */
 		int64_t l = start(&f);
 		accept_it(&f, l);
-		clock_set_fake(city_time(2026, 11, 25, 11, 0));
+		clock_set_fake(fx_city_time(2026, 11, 25, 11, 0));
 		ok_cmd(&f, "chenjing.fgw", l, task_at(&f, l, "fgw"), FLOW_TRANSFER,
 		       "{\"user\": \"gaobin.dsjj\", \"reason\": \"涉及数据共享\"}");
 		assert_int_equal(ncards(&f, "red"), 2);
@@ -637,7 +536,7 @@ static void refusal_without_reasons_and_late_forwarding(void **state)
 		assert_int_equal(messages_to(&f, "chenjing.fgw", "电子监察红牌%"), 1);
 		assert_int_equal(messages_to(&f, "zhangwei.fgw", "电子监察红牌%"), 1);
 		assert_int_equal(messages_to(&f, "linfang.zwfw", "电子监察红牌%"), 1);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -653,7 +552,7 @@ static void escalated_once_after_respond_within_workdays(void **state)
 		open_fx(&f, be[b]);
 		start(&f);
 		int64_t other = start(&f);
-		clock_set_fake(city_time(2026, 11, 25, 9, 0));
+		clock_set_fake(fx_city_time(2026, 11, 25, 9, 0));
 		sweep(&f);
 		assert_int_equal(ncards(&f, "yellow"), 2);
 		/* one card is answered in time; the other is not */
@@ -671,10 +570,10 @@ static void escalated_once_after_respond_within_workdays(void **state)
 		yz_err e;
 		assert_int_equal(answer(&f, "linfang.zwfw", answered, false, "已受理", &e), YZ_OK);
 		/* respond_by is the end of Friday: not yet */
-		clock_set_fake(city_time(2026, 11, 27, 23, 0));
+		clock_set_fake(fx_city_time(2026, 11, 27, 23, 0));
 		assert_int_equal(escalate(&f), 0);
 		/* Saturday just after midnight: escalated, once */
-		clock_set_fake(city_time(2026, 11, 28, 0, 30));
+		clock_set_fake(fx_city_time(2026, 11, 28, 0, 30));
 		assert_int_equal(escalate(&f), 1);
 		assert_int_equal(escalate(&f), 0);
 		/* a restart does not escalate again: it is all in rows */
@@ -683,7 +582,7 @@ static void escalated_once_after_respond_within_workdays(void **state)
 		store_close(f.s);
 		store_opts o = {0};
 		assert_int_equal(store_open(target, &o, &f.s, &e), YZ_OK);
-		clock_set_fake(city_time(2026, 12, 2, 9, 0));
+		clock_set_fake(fx_city_time(2026, 12, 2, 9, 0));
 		assert_int_equal(escalate(&f), 0);
 		json_t *c = card_of(&f, silent);
 		assert_true(jx_bool(c, "escalated", false));
@@ -699,8 +598,8 @@ static void escalated_once_after_respond_within_workdays(void **state)
 		json_decref(c);
 		/* the supervising unit (贵阳市人民政府办公厅) is told */
 		assert_int_equal(messages_to(&f, "jiancha.bgt", "督办：%"), 1);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_log WHERE action = "
-		                           "'supervise.card.escalate'"),
+		assert_int_equal(fx_count(&f, "SELECT COUNT(*) FROM audit_log WHERE action = "
+		                              "'supervise.card.escalate'"),
 		                 1);
 		/* escalated or not, the unit still answers and clears it */
 		assert_int_equal(answer(&f, "linfang.zwfw", silent, false, "人员不足", &e), YZ_OK);
@@ -708,7 +607,7 @@ static void escalated_once_after_respond_within_workdays(void **state)
 		c = card_of(&f, silent);
 		assert_string_equal(jx_str(c, "state", ""), "cleared");
 		json_decref(c);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -744,7 +643,7 @@ static void respond_then_correct_clears_and_history_is_append_only(void **state)
 		fx f;
 		open_fx(&f, be[b]);
 		start(&f);
-		clock_set_fake(city_time(2026, 11, 25, 9, 0));
+		clock_set_fake(fx_city_time(2026, 11, 25, 9, 0));
 		sweep(&f);
 		json_t *y = newest(&f, "yellow");
 		int64_t id = jx_int(y, "id", 0);
@@ -790,13 +689,14 @@ static void respond_then_correct_clears_and_history_is_append_only(void **state)
 		assert_string_equal(before, after);
 		free(before);
 		free(after);
-		assert_int_equal(count(&f, "SELECT COUNT(*) FROM audit_log WHERE action IN "
-		                           "('supervise.card.respond', 'supervise.card.correct')"),
+		assert_int_equal(fx_count(&f,
+		                          "SELECT COUNT(*) FROM audit_log WHERE action IN "
+		                          "('supervise.card.respond', 'supervise.card.correct')"),
 		                 2);
 		/* answered cards leave the escalation queue and never escalate */
-		clock_set_fake(city_time(2026, 12, 31, 9, 0));
+		clock_set_fake(fx_city_time(2026, 12, 31, 9, 0));
 		assert_int_equal(escalate(&f), 0);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
@@ -812,7 +712,7 @@ static void lists_counts_and_rates_stay_in_scope(void **state)
 		open_fx(&f, be[b]);
 		int64_t id = start(&f);
 		accept_it(&f, id);
-		clock_set_fake(city_time(2026, 12, 1, 9, 0));
+		clock_set_fake(fx_city_time(2026, 12, 1, 9, 0));
 		sweep(&f);
 		/* yellow for fgw, zrzy, zjj; prompts for them too */
 		store_conn *c;
@@ -922,7 +822,7 @@ static void lists_counts_and_rates_stay_in_scope(void **state)
 		assert_memory_equal(magic, "PK\x03\x04", 4);
 		tu_rmtree(dir);
 		free(dir);
-		close_fx(&f);
+		fx_close(&f);
 	}
 }
 
