@@ -276,6 +276,13 @@ void jx_set_str(json_t *o, const char *key, const char *v)
 	json_object_set_new(o, key, v ? json_string(v) : json_null());
 }
 
+void jx_set_label(json_t *o, const char *dst, const char *prefix, const char *src, const char *def)
+{
+	char key[96];
+	snprintf(key, sizeof key, "%s.%s", prefix, jx_str(o, src, def));
+	jx_set_str(o, dst, key);
+}
+
 void jx_set_int(json_t *o, const char *key, int64_t v)
 {
 	json_object_set_new(o, key, json_integer((json_int_t)v));

@@ -67,6 +67,9 @@ YZ_MUST_USE yz_status jx_dump(const json_t *v, buf *b);
 void jx_set_str(json_t *o, const char *key, const char *v);
 void jx_set_int(json_t *o, const char *key, int64_t v);
 void jx_set_bool(json_t *o, const char *key, bool v);
+/* o[dst] = "<prefix>.<o[src] or def>": the i18n key that names a coded value
+ * (status, kind, …) for a template's {{ t }}. */
+void jx_set_label(json_t *o, const char *dst, const char *prefix, const char *src, const char *def);
 
 /* The yz_err as a JSON value {"code","message","errors":[{field,rule,expected,got}]} */
 json_t *jx_from_err(const yz_err *e);

@@ -194,11 +194,8 @@ static yz_status inbox_page(http_req *r, yz_err *e)
 	size_t i;
 	json_t *it;
 	json_array_foreach (json_object_get(list, "items"), i, it) {
-		char key[48];
-		snprintf(key, sizeof key, "deadline.%s", jx_str(it, "deadline", "none"));
-		jx_set_str(it, "deadline_label", key);
-		snprintf(key, sizeof key, "flowstatus.%s", jx_str(it, "status", ""));
-		jx_set_str(it, "status_label", key);
+		jx_set_label(it, "deadline_label", "deadline", "deadline", "none");
+		jx_set_label(it, "status_label", "flowstatus", "status", "");
 		human_time(it, "due_at");
 		human_time(it, "opened_at");
 		human_time(it, "done_at");
@@ -321,9 +318,7 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 	json_t *t;
 	bool any_mine = false;
 	json_array_foreach (json_object_get(o, "tasks"), i, t) {
-		char key2[48];
-		snprintf(key2, sizeof key2, "taskstatus.%s", jx_str(t, "status", ""));
-		jx_set_str(t, "status_label", key2);
+		jx_set_label(t, "status_label", "taskstatus", "status", "");
 		const char *ol =
 		    outcome_label(d, jx_str(t, "step", NULL), jx_str(t, "outcome", NULL));
 		if (ol)
@@ -355,9 +350,7 @@ static yz_status instance_page(http_req *r, int64_t id, int status, const yz_err
 	}
 	jx_set_bool(data, "any_mine", any_mine);
 	json_array_foreach (json_object_get(o, "timeline"), i, t) {
-		char key2[48];
-		snprintf(key2, sizeof key2, "flowcmd.%s", jx_str(t, "command", ""));
-		jx_set_str(t, "command_label", key2);
+		jx_set_label(t, "command_label", "flowcmd", "command", "");
 		if (d && json_is_string(json_object_get(t, "step")))
 			jx_set_str(
 			    t, "step_name",

@@ -232,11 +232,8 @@ static yz_status users_page(http_req *r, yz_err *e)
 	size_t i;
 	json_t *u;
 	json_array_foreach (json_object_get(list, "items"), i, u) {
-		char key[48];
-		snprintf(key, sizeof key, "kind.%s", jx_str(u, "kind", ""));
-		jx_set_str(u, "kind_label", key);
-		snprintf(key, sizeof key, "status.%s", jx_str(u, "status", ""));
-		jx_set_str(u, "status_label", key);
+		jx_set_label(u, "kind_label", "kind", "kind", "");
+		jx_set_label(u, "status_label", "status", "status", "");
 	}
 	json_t *d = json_object();
 	json_object_set_new(d, "users", list);
@@ -590,9 +587,7 @@ static yz_status orgs_page(http_req *r, yz_err *e)
 	size_t i;
 	json_t *o;
 	json_array_foreach (list, i, o) {
-		char key[48];
-		snprintf(key, sizeof key, "orgkind.%s", jx_str(o, "kind", ""));
-		jx_set_str(o, "kind_label", key);
+		jx_set_label(o, "kind_label", "orgkind", "kind", "");
 		jx_set_int(o, "indent_em", jx_int(o, "depth", 0));
 	}
 	json_t *d = json_object();
@@ -691,9 +686,7 @@ static yz_status org_get(http_req *r, yz_err *e)
 		st = iam_org_get(c, &http_actor(r)->scope, id, &o, e);
 	if (st != YZ_OK)
 		return st;
-	char key[48];
-	snprintf(key, sizeof key, "orgkind.%s", jx_str(o, "kind", ""));
-	jx_set_str(o, "kind_label", key);
+	jx_set_label(o, "kind_label", "orgkind", "kind", "");
 	json_t *d = json_object();
 	json_object_set_new(d, "values", o);
 	jx_set_bool(d, "can_manage", http_can(r, "iam.org.manage"));

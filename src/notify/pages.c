@@ -156,11 +156,8 @@ static yz_status outbox_page(http_req *r, yz_err *e)
 		humanise(it, "created_at", "created_human");
 		humanise(it, "next_at", "next_human");
 		humanise(it, "sent_at", "sent_human");
-		char key[48];
-		snprintf(key, sizeof key, "notify.status.%s", jx_str(it, "status", ""));
-		jx_set_str(it, "status_label", key);
-		snprintf(key, sizeof key, "notify.channel.%s", jx_str(it, "channel", ""));
-		jx_set_str(it, "channel_label", key);
+		jx_set_label(it, "status_label", "notify.status", "status", "");
+		jx_set_label(it, "channel_label", "notify.channel", "channel", "");
 		jx_set_bool(it, "can_retry", !strcmp(jx_str(it, "status", ""), "failed"));
 	}
 	json_array_foreach (alerts, i, it)

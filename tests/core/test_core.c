@@ -239,6 +239,17 @@ static bool starts_with_52(json_t *v, const char **rule, const char **expected)
 	return strncmp(json_string_value(v), "52", 2) == 0;
 }
 
+static void jx_labels(void **state)
+{
+	(void)state;
+	json_t *o = json_pack("{s:s, s:i}", "status", "active", "n", 3);
+	jx_set_label(o, "status_label", "notify.status", "status", "none");
+	jx_set_label(o, "kind_label", "kind", "kind", "none");
+	assert_string_equal(jx_str(o, "status_label", ""), "notify.status.active");
+	assert_string_equal(jx_str(o, "kind_label", ""), "kind.none"); /* absent: the default */
+	json_decref(o);
+}
+
 static void jx_validation(void **state)
 {
 	(void)state;
@@ -467,6 +478,7 @@ int main(void)
 	    cmocka_unit_test(hex_and_b64),
 	    cmocka_unit_test(jx_parse_errors),
 	    cmocka_unit_test(jx_validation),
+	    cmocka_unit_test(jx_labels),
 	    cmocka_unit_test(conf_sources),
 	    cmocka_unit_test(clock_formats),
 	    cmocka_unit_test(log_levels),
