@@ -29,6 +29,7 @@
 #include "flow/flow.h"
 #include "flow/flow_api.h"
 #include "notify/notify.h"
+#include "pki/pki.h"
 #include "portal/portal.h"
 #include "supervise/supervise.h"
 
@@ -78,6 +79,46 @@ static const iam_perm_decl supervise_perms[] = {
 static const yz_job supervise_jobs[] = {
     {"supervise.escalate", 2, supervise_job},
 };
+
+static const iam_perm_decl pki_perms[] = {
+    {"pki.read", "perm.pki.read"},
+    {"pki.issue", "perm.pki.issue"},
+    {"pki.revoke", "perm.pki.revoke"},
+    {"pki.manage", "perm.pki.manage"},
+};
+
+/* The certificate profiles shipped with this release. */
+static char pki_profiles_file[CONF_PATH_MAX + 64] = "data/pki/profiles.json";
+
+/* Every 10 s: CAs, revocations and CRLs recorded by other nodes or by
+ * `yizhan pki`; stale CRLs signed anew. */
+static yz_status pki_refresh_job(yz_app *app, yz_err *e)
+{
+	return pki_refresh(app->db, e);
+}
+
+static const yz_job pki_jobs[] = {
+    {"pki.refresh", 10, pki_refresh_job},
+};
+
+/* packs/<name>/pki/cas.json: the CA hierarchy of the pack. */
+static yz_status pki_pack(yz_app *app, const char *dir, json_t *report, yz_err *e)
+{
+	char path[CONF_PATH_MAX + 700];
+	snprintf(path, sizeof path, "%s/pki/cas.json", dir);
+	if (access(path, R_OK) != 0)
+		return YZ_OK;
+	json_error_t je;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!doc)
+		return yz_fail(e, YZ_EINVAL, "%s: %s (line %d)", path, je.text, je.line);
+	yz_actor who = actor_system("pack");
+	json_t *made = json_array();
+	yz_status st = pki_install(app->db, app->cfg.data, &who, doc, pki_profiles_file, made, e);
+	json_object_set_new(report, "cas", made);
+	json_decref(doc);
+	return st;
+}
 
 static const iam_perm_decl audit_perms[] = {
     {"audit.read", "perm.audit.read"},
@@ -142,6 +183,7 @@ static const yz_module modules[] = {
     {"supervise", supervise_migrations, &supervise_nmigrations, supervise_perms,
      (int)(sizeof supervise_perms / sizeof supervise_perms[0]), supervise_routes, supervise_pack,
      supervise_jobs, 1},
+    {"pki", pki_migrations, &pki_nmigrations, pki_perms, 4, pki_api_routes, pki_pack, pki_jobs, 1},
     {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
      NULL, 0},
     /* make bench only: its route exists only with --bench-routes */
@@ -225,6 +267,7 @@ static yz_status configure(yz_app *app, int *argc, char **argv, yz_err *e)
 	resolve_asset_dir(app->cfg.web, sizeof app->cfg.web);
 	resolve_asset_dir(app->cfg.packs, sizeof app->cfg.packs);
 	resolve_asset_dir(calendar_file, sizeof calendar_file);
+	resolve_asset_dir(pki_profiles_file, sizeof pki_profiles_file);
 	app->policy = (iam_policy){
 	    .pbkdf2_iterations = app->cfg.pbkdf2_iterations,
 	    .lockout_failures = app->cfg.lockout_failures,
@@ -414,6 +457,7 @@ static int cmd_init(yz_app *app, int argc, char **argv)
 	}
 	json_decref(report);
 	audit_unload_signer();
+	pki_unload();
 	flow_unready();
 	store_close(app->db);
 	return rc;
@@ -603,6 +647,8 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		rc = die(&e, "migration failed");
 	if (rc == 0 && audit_load_signer(app->db, app->cfg.data, &e) != YZ_OK)
 		rc = die(&e, "cannot load the platform key");
+	if (rc == 0 && pki_load(app->db, app->cfg.data, &e) != YZ_OK)
+		rc = die(&e, "cannot load the certification authorities");
 	if (rc == 0 && flow_ready(app, &e) != YZ_OK)
 		rc = die(&e, "cannot load the calendar and the flow definitions");
 	if (rc == 0 && app->cfg.test_clock && app->cfg.test_clock_start[0]) {
@@ -686,6 +732,7 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 			log_error("final audit checkpoint failed: %s", ce.msg);
 	}
 	audit_unload_signer();
+	pki_unload();
 	flow_unready();
 	store_close(app->db);
 	json_decref(app->site);
@@ -785,6 +832,27 @@ static int cmd_calendar(yz_app *app, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_pki(yz_app *app, int argc, char **argv)
+{
+	yz_err e = {0};
+	store *s = NULL;
+	if (argc >= 2 && strcmp(argv[1], "--help") && strcmp(argv[1], "help")) {
+		if (open_store(app, false, &e) != YZ_OK || migrate_all(app, &e) != YZ_OK ||
+		    pki_load(app->db, app->cfg.data, &e) != YZ_OK) {
+			int rc = die(&e, "cannot open the installation");
+			pki_unload();
+			store_close(app->db);
+			return rc;
+		}
+		s = app->db;
+	}
+	int rc = pki_cli_run(s, app->cfg.data, pki_profiles_file, argc, argv);
+	pki_unload();
+	if (s)
+		store_close(s);
+	return rc;
+}
+
 static void usage(void)
 {
 	puts("yizhan " YIZHAN_VERSION " — a city's e-government platform in one program\n\n"
@@ -795,6 +863,7 @@ static void usage(void)
 	     "  audit verify         check the audit chain; exit 0 when sound, 1 when not\n"
 	     "  calendar ...         working days: is-workday DATE, add-workdays DATE N, import "
 	     "FILE\n"
+	     "  pki ...              the CA: init, ca-add, issue, revoke, resume, list, crl, cas\n"
 	     "  routes               list every route with its permission and scope\n"
 	     "  version              print the version\n\n"
 	     "Common options: --data DIR (default var), --db postgresql://... (default SQLite in\n"
@@ -830,6 +899,8 @@ int main(int argc, char **argv)
 		return cmd_routes(&app);
 	if (!strcmp(cmd, "calendar"))
 		return cmd_calendar(&app, n, args);
+	if (!strcmp(cmd, "pki"))
+		return cmd_pki(&app, n, args);
 	fprintf(stderr, "yizhan: unknown command %s (try yizhan --help)\n", cmd);
 	return 2;
 }

@@ -154,6 +154,14 @@ YZ_MUST_USE yz_status crypto_sm2_za(const crypto_key *k, const void *id, size_t 
  * the underlying EVP_PKEY*, borrowed. Declared as void* so that including
  * this header does not pull OpenSSL into every module. */
 void *crypto_key_evp(const crypto_key *k);
+/* For pki's X.509 structures (certificates, CRLs, OCSP responses): an
+ * EVP_MD_CTX* (as void*) set up to sign (sign = true) or verify with k the
+ * way they are signed here: SM2 with SM3 and the standard ID
+ * 1234567812345678 (OpenSSL's own X509_sign would use an empty ID), P-256
+ * with SHA-256. Hand it to X509_sign_ctx / X509_CRL_sign_ctx /
+ * OCSP_basic_sign_ctx; free with crypto_x509_ctx_free. */
+YZ_MUST_USE yz_status crypto_x509_ctx(const crypto_key *k, bool sign, void **out, yz_err *e);
+void crypto_x509_ctx_free(void *ctx);
 /* The reverse, for keys OpenSSL hands over (a certificate's public key):
  * evp is an EVP_PKEY*, borrowed; the new crypto_key takes its own reference.
  * The same rules as every other entry: an EC key on the SM2 curve becomes

@@ -101,6 +101,31 @@ yz_status crypto_verify(const crypto_key *k, const void *msg, size_t n, const vo
 	                 e);
 }
 
+yz_status crypto_x509_ctx(const crypto_key *k, bool sign, void **out, yz_err *e)
+{
+	if (!k || !out)
+		return yz_fail(e, YZ_EINVAL, "missing key");
+	if (k->alg == CRYPTO_ED25519)
+		return yz_fail(e, YZ_EINVAL, "Ed25519 keys do not sign certificates here");
+	if (sign && !k->priv)
+		return yz_fail(e, YZ_EINVAL, "key has no private part");
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	if (!mctx)
+		return crypto_int_fail(e, YZ_ENOMEM, "out of memory");
+	yz_status s = setup(mctx, k, sign, CRYPTO_SM2_DEFAULT_ID, CRYPTO_SM2_DEFAULT_ID_LEN, e);
+	if (s != YZ_OK) {
+		EVP_MD_CTX_free(mctx);
+		return s;
+	}
+	*out = mctx;
+	return YZ_OK;
+}
+
+void crypto_x509_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
 static yz_status check_sm2_id(const crypto_key *k, const void *id, size_t idlen, yz_err *e)
 {
 	if (!k || k->alg != CRYPTO_SM2)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/idcodes.h"
 #include "core/slice.h"
 #include "iam/iam_int.h"
 
@@ -25,31 +26,13 @@ static bool check_division(json_t *v, const char **rule, const char **expected)
 	return true;
 }
 
-/* GB 32100-2015 unified social credit code: 18 characters from the 31-letter
- * alphabet (no I, O, S, V, Z), weights 3^i mod 31, check = 31 - sum mod 31.
- * (The codes module of a later issue owns code checks; this is the one iam
- * needs for departments.) */
+/* GB 32100-2015 unified social credit code (core/idcodes). */
 static bool check_uscc(json_t *v, const char **rule, const char **expected)
 {
-	static const char alpha[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-	static const int w[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
 	const char *s = json_string_value(v);
 	*rule = "uscc";
 	*expected = "an 18-character unified social credit code with a valid check character";
-	if (!*s)
-		return true;
-	if (strlen(s) != 18)
-		return false;
-	int sum = 0;
-	for (int i = 0; i < 18; i++) {
-		const char *p = strchr(alpha, s[i]);
-		if (!p || !s[i])
-			return false;
-		if (i < 17)
-			sum += (int)(p - alpha) * w[i];
-	}
-	int c = (31 - sum % 31) % 31;
-	return s[17] == alpha[c];
+	return !*s || idcode_uscc_ok(s, NULL);
 }
 
 static const jx_field org_create_fields[] = {

@@ -1,0 +1,150 @@
+/*
+ * pki.h — the city's certification authority: a CA hierarchy (a root that
+ * stands in for the provincial root, the city CA under it), certificate
+ * profiles as data, issuance from PKCS#10 requests or public keys,
+ * revocation and suspension with RFC 5280 reason codes, CRLs (RFC 5280) and
+ * an OCSP responder (RFC 6960) with pre-signed responses.
+ *
+ * 国密 by default: SM2 keys and SM3withSM2 signatures with the standard ID
+ * 1234567812345678 (GM/T 0015; DESIGN §7), with the ID-card and unified
+ * social credit code extensions of GM/T 0015 (1.2.156.10260.4.1.1 and
+ * 1.2.156.10260.4.4, each a PrintableString). ECDSA P-256 with SHA-256 is an
+ * option per CA.
+ *
+ * Keys at rest: a CA's private key is stored in pki_ca sealed (crypto_seal:
+ * SM4-CTR + HMAC-SM3, the CA's name as associated data) under the
+ * key-encryption key in <data>/keys/pki.kek (48 random bytes, mode 0600),
+ * made by the first pki_ca_create. pki_load opens the keys into this
+ * process; every node of a PostgreSQL deployment needs the same file.
+ *
+ * Revocation reaches the status services at once on the node that records
+ * it (its CRL is signed again and its cached OCSP answers dropped in the
+ * same call), and on other nodes through pki_refresh, a background job run
+ * every 10 s: within 60 s everywhere.
+ *
+ * Tables (owned here): pki_ca, pki_cert, pki_crl, pki_profile. Every change
+ * appends to the audit chain in the same transaction.
+ *
+ * Threads: after pki_load every function may be called from any thread.
+ */
+#ifndef YZ_PKI_PKI_H
+#define YZ_PKI_PKI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/actor.h"
+#include "core/buf.h"
+#include "core/status.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+extern const store_migration pki_migrations[];
+extern const int pki_nmigrations;
+
+/* RFC 5280 CRLReason codes that a revocation may carry (7 is unused there;
+ * 8, removeFromCRL, is what a lifted suspension becomes). */
+typedef enum pki_reason {
+	PKI_UNSPECIFIED = 0,
+	PKI_KEY_COMPROMISE = 1,
+	PKI_CA_COMPROMISE = 2,
+	PKI_AFFILIATION_CHANGED = 3,
+	PKI_SUPERSEDED = 4,
+	PKI_CESSATION = 5,
+	PKI_CERTIFICATE_HOLD = 6,
+	PKI_PRIVILEGE_WITHDRAWN = 9,
+	PKI_AA_COMPROMISE = 10,
+} pki_reason;
+
+/* "keyCompromise" etc. ↔ code; -1 when unknown. */
+int pki_reason_parse(const char *name);
+const char *pki_reason_name(int code);
+
+/* Make a CA: in is {name, title, cn, o?, alg? ("sm2" default, "ecdsa-p256"),
+ * parent? (a CA's name; absent: a self-signed root), years? (root 20, others
+ * 10)}. The key is generated here and sealed under the KEK (made when
+ * missing). The new CA is usable in this process at once. */
+YZ_MUST_USE yz_status pki_ca_create(store *s, const char *data_dir, const yz_actor *who, json_t *in,
+                                    json_t **out, yz_err *e);
+
+/* Replace the certificate profiles with doc {"profiles": [...]}; each
+ * {name, title, validity_days, key_usage[], ext_key_usage[], subject:{cn,
+ * o, ou, id_number, uscc, email, dns: "required"|"optional"}, ocsp_nocheck?}.
+ * Faults are named by path. */
+YZ_MUST_USE yz_status pki_profiles_set(store *s, const yz_actor *who, json_t *doc, yz_err *e);
+YZ_MUST_USE yz_status pki_profiles_get(store_conn *c, json_t **out, yz_err *e);
+
+/* Load every CA with its key into this process (after migrations). Without a
+ * KEK file (no CA yet) it loads nothing and succeeds. */
+YZ_MUST_USE yz_status pki_load(store *s, const char *data_dir, yz_err *e);
+void pki_unload(void);
+/* Pick up CAs, revocations and CRLs recorded by other processes. */
+YZ_MUST_USE yz_status pki_refresh(store *s, yz_err *e);
+
+/* The CAs as a JSON array (public facts: name, title, alg, subject, serial,
+ * validity, parent, where the certificate and CRL are). */
+json_t *pki_ca_index(void);
+/* A CA's certificate, DER, into out. YZ_ENOTFOUND for an unknown CA. */
+YZ_MUST_USE yz_status pki_ca_cert(const char *name, buf *out, yz_err *e);
+
+/* Issue a certificate. in: {ca, profile, csr? (PKCS#10, PEM), public_key?
+ * (SubjectPublicKeyInfo, PEM), cn?, o?, ou?, id_number?, uscc?, email?,
+ * dns?: [..], holder_user?, validity_days?}. Exactly one of csr and
+ * public_key; a CSR's own signature must verify (SM2 with the standard ID)
+ * and its CN is used when cn is absent. The subject's fields are checked
+ * against the profile (required / allowed) and by their rules (GB 11643
+ * citizen ID, GB 32100 USCC). out: the certificate's record with "pem". */
+YZ_MUST_USE yz_status pki_issue(store *s, const yz_actor *who, json_t *in, json_t **out, yz_err *e);
+/* Revoke (reason != 6) or suspend (reason 6, certificateHold). A revoked
+ * certificate cannot change again: YZ_ECONFLICT. */
+YZ_MUST_USE yz_status pki_revoke(store *s, const yz_actor *who, const char *ca, const char *serial,
+                                 int reason, yz_err *e);
+/* Lift a suspension (certificateHold): the certificate is valid again. */
+YZ_MUST_USE yz_status pki_resume(store *s, const yz_actor *who, const char *ca, const char *serial,
+                                 yz_err *e);
+
+/* Certificates: filter {q (CN, serial or key id prefix), ca, status,
+ * profile, holder_user, limit, before (id)}; newest first. */
+YZ_MUST_USE yz_status pki_cert_list(store_conn *c, json_t *filter, json_t **out, yz_err *e);
+/* One certificate by CA and serial (hex, any case) or, with ca NULL, by
+ * serial alone; with_der adds "pem". */
+YZ_MUST_USE yz_status pki_cert_get(store_conn *c, const char *ca, const char *serial, bool with_der,
+                                   json_t **out, yz_err *e);
+YZ_MUST_USE yz_status pki_cert_der(store_conn *c, const char *ca, const char *serial, buf *out,
+                                   yz_err *e);
+
+/* The CA's current CRL, DER. Signed anew when missing or due. */
+YZ_MUST_USE yz_status pki_crl(store *s, const char *ca, buf *out, yz_err *e);
+/* Sign a new CRL for every CA whose CRL is stale: a revocation after it, or
+ * its next update less than half its period away. */
+YZ_MUST_USE yz_status pki_crl_refresh(store *s, int *signed_n, yz_err *e);
+
+/* Answer a DER OCSPRequest with a DER OCSPResponse (always a response:
+ * malformedRequest for bytes that do not parse, unauthorized for a CA we do
+ * not serve). Answers for one certificate are signed once and reused until
+ * the certificate changes or the answer is a quarter of its validity old. */
+YZ_MUST_USE yz_status pki_ocsp_answer(store *s, const void *req, size_t n, buf *out, yz_err *e);
+
+/* Verify, with our own code, signatures OpenSSL 3.0 cannot check for SM2
+ * (DESIGN §7): a DER CRL or OCSPResponse against the issuing CA's
+ * certificate (DER). YZ_ECRYPTO names what failed. */
+YZ_MUST_USE yz_status pki_verify_crl(const void *crl, size_t n, const void *ca_cert, size_t cn,
+                                     yz_err *e);
+YZ_MUST_USE yz_status pki_verify_ocsp(const void *resp, size_t n, const void *ca_cert, size_t cn,
+                                      json_t **status, yz_err *e);
+/* A certificate (DER) against its issuer's (DER), and its validity now. */
+YZ_MUST_USE yz_status pki_verify_cert(const void *cert, size_t n, const void *issuer, size_t in,
+                                      yz_err *e);
+
+/* Set up from a document {base_url?, cas: [CA as for pki_ca_create, parents
+ * first]}: the profiles from profiles_file, then every CA not made yet.
+ * report (may be NULL) receives the CAs made. */
+YZ_MUST_USE yz_status pki_install(store *s, const char *data_dir, const yz_actor *who, json_t *doc,
+                                  const char *profiles_file, json_t *report, yz_err *e);
+
+/* `yizhan pki …` (init, ca-add, issue, revoke, resume, list, crl, cas). */
+int pki_cli_run(store *s, const char *data_dir, const char *profiles_file, int argc, char **argv);
+
+#endif
