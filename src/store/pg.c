@@ -31,12 +31,16 @@ typedef struct pg_conn {
 	unsigned next_name;
 } pg_conn;
 
+#define PG_BLOB_COLS 64
+
 typedef struct pg_rows {
 	struct store_rows base;
 	PGresult *res;
 	int row, nrows;
-	unsigned char *scratch; /* decoded bytea of the last blob read */
-	size_t scratch_cap;
+	/* decoded bytea per column of the current row, so that two blobs of
+	 * one row can be held at once (as SQLite's pointers can) */
+	unsigned char *scratch[PG_BLOB_COLS];
+	size_t scratch_cap[PG_BLOB_COLS];
 } pg_rows;
 
 static yz_status pg_result_error(PGconn *pg, PGresult *res, yz_err *e, const char *what)
@@ -372,25 +376,28 @@ static const void *pg_col_blob(store_rows *br, int col, size_t *n)
 	if (len < 2 || v[0] != '\\' || v[1] != 'x')
 		return "";
 	size_t out = (len - 2) / 2;
-	if (out + 1 > r->scratch_cap) {
-		unsigned char *s = realloc(r->scratch, out + 1);
+	if (col < 0 || col >= PG_BLOB_COLS)
+		return "";
+	if (out + 1 > r->scratch_cap[col]) {
+		unsigned char *s = realloc(r->scratch[col], out + 1);
 		if (!s)
 			return "";
-		r->scratch = s;
-		r->scratch_cap = out + 1;
+		r->scratch[col] = s;
+		r->scratch_cap[col] = out + 1;
 	}
-	long got = hex_decode(v + 2, len - 2, r->scratch, r->scratch_cap);
+	long got = hex_decode(v + 2, len - 2, r->scratch[col], r->scratch_cap[col]);
 	if (got < 0)
 		return "";
 	*n = (size_t)got;
-	return r->scratch;
+	return r->scratch[col];
 }
 
 static void pg_rows_free(store_rows *br)
 {
 	pg_rows *r = (pg_rows *)br;
 	PQclear(r->res);
-	free(r->scratch);
+	for (int i = 0; i < PG_BLOB_COLS; i++)
+		free(r->scratch[i]);
 	free(r);
 }
 

@@ -95,6 +95,9 @@ int64_t store_col_int(store_rows *r, int col);
 /* NUL-terminated text, "" for NULL; valid until the next store_next/close. */
 const char *store_col_text(store_rows *r, int col);
 size_t store_col_len(store_rows *r, int col);
+/* Bytes of a blob column, valid until the next store_next/close; blobs of
+ * several columns of one row may be held at once (PostgreSQL: the first 64
+ * columns). */
 const void *store_col_blob(store_rows *r, int col, size_t *n);
 /* Releases the result; returns the first error met while iterating. */
 YZ_MUST_USE yz_status store_rows_close(store_rows *r, yz_err *e);
