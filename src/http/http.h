@@ -82,6 +82,10 @@ enum {
 	 * e.g. after store_write_then; it runs on the event loop when reads are
 	 * inline, else on a worker */
 	HTTP_ASYNC = 1 << 5,
+	/* the route's {name...} parameter may hold encoded slashes (%2F), as the
+	 * base64 of an OCSP request by GET does (RFC 6960 A.1); elsewhere an
+	 * encoded slash never matches, so it cannot pass for a separator */
+	HTTP_REST_SLASH = 1 << 6,
 };
 
 /* A handler sets a response (http_reply_*) and returns YZ_OK, or returns an

@@ -186,8 +186,9 @@ route *http_router_match(http_server *s, http_req *r)
 					buf b;
 					buf_init(&b, 8192);
 					/* an encoded slash inside a segment is not a separator */
+					bool slash = rt->r.flags & HTTP_REST_SLASH;
 					for (int j = k; j < n && ok; j++)
-						ok = !memchr(segs[j], '/', lens[j]) &&
+						ok = (slash || !memchr(segs[j], '/', lens[j])) &&
 						     (j == k || buf_putc(&b, '/') == YZ_OK) &&
 						     buf_append(&b, segs[j], lens[j]) == YZ_OK;
 					r->param_values[np++] = arena_strdup(r->a, buf_str(&b));
