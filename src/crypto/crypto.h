@@ -126,6 +126,10 @@ YZ_MUST_USE yz_status crypto_key_from_pem(const char *pem, size_t n, const char 
 YZ_MUST_USE yz_status crypto_key_spki_der(const crypto_key *k, buf *out);
 YZ_MUST_USE yz_status crypto_key_from_spki_der(const void *der, size_t n, crypto_key **out,
                                                yz_err *e);
+/* The public point of an SM2 or P-256 key, uncompressed: 0x04 || x || y. */
+#define CRYPTO_EC_POINT_LEN 65
+YZ_MUST_USE yz_status crypto_key_ec_point(const crypto_key *k,
+                                          unsigned char out[CRYPTO_EC_POINT_LEN]);
 /* SM3 over the SPKI DER: a stable key identifier. */
 YZ_MUST_USE yz_status crypto_key_id(const crypto_key *k, unsigned char out[CRYPTO_SM3_LEN]);
 

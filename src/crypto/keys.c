@@ -298,9 +298,23 @@ yz_status crypto_key_from_pem(const char *pem, size_t n, const char *passphrase,
 	BIO *bio = BIO_new_mem_buf(pem, (int)n);
 	if (!bio)
 		return crypto_int_fail(e, YZ_ENOMEM, "out of memory");
+	if (pub) {
+		/* PEM is base64 of the DER: read it without OpenSSL's decoders */
+		char *name = NULL, *header = NULL;
+		unsigned char *data = NULL;
+		long len = 0;
+		int got = PEM_read_bio(bio, &name, &header, &data, &len);
+		BIO_free(bio);
+		yz_status s = got == 1 && !strcmp(name, "PUBLIC KEY")
+		                  ? crypto_key_from_spki_der(data, (size_t)len, out, e)
+		                  : crypto_int_fail(e, YZ_EINVAL, "cannot read PEM public key");
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		return s;
+	}
 	pass_ctx pc = {passphrase, false};
-	EVP_PKEY *pk = pub ? PEM_read_bio_PUBKEY_ex(bio, NULL, NULL, NULL, NULL, NULL)
-	                   : PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb, &pc, NULL, NULL);
+	EVP_PKEY *pk = PEM_read_bio_PrivateKey_ex(bio, NULL, pass_cb, &pc, NULL, NULL);
 	BIO_free(bio);
 	if (!pk) {
 		if (pc.asked && !passphrase)
@@ -310,12 +324,10 @@ yz_status crypto_key_from_pem(const char *pem, size_t n, const char *passphrase,
 			return crypto_int_fail(
 			    e, YZ_ECRYPTO,
 			    "cannot decrypt private key: wrong passphrase or damaged key");
-		return crypto_int_fail(e, YZ_EINVAL,
-		                       pub ? "cannot read PEM public key"
-		                           : "cannot read PEM private key");
+		return crypto_int_fail(e, YZ_EINVAL, "cannot read PEM private key");
 	}
 	yz_status s = crypto_int_wrap(pk, out, e);
-	if (s == YZ_OK && !pub && !(*out)->priv) {
+	if (s == YZ_OK && !(*out)->priv) {
 		crypto_key_free(*out);
 		*out = NULL;
 		return yz_fail(e, YZ_EINVAL, "PEM private key without its private part");
@@ -325,10 +337,43 @@ yz_status crypto_key_from_pem(const char *pem, size_t n, const char *passphrase,
 
 /* ---- SubjectPublicKeyInfo ---- */
 
+/* The SubjectPublicKeyInfo of an uncompressed point on SM2 or P-256 is a
+ * fixed 27-byte prefix and the point's 64 bytes. Such keys are built from
+ * the point directly: OpenSSL 3.0's generic decoder looks every provider's
+ * decoders up under locks and costs more than an SM2 signature. The point
+ * is checked to lie on the curve (EC_POINT_oct2point inside fromdata). */
+static const unsigned char spki_sm2[27] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                           0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x81, 0x1c,
+                                           0xcf, 0x55, 0x01, 0x82, 0x2d, 0x03, 0x42, 0x00, 0x04};
+static const unsigned char spki_p256[27] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                            0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                            0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
+
+yz_status crypto_key_ec_point(const crypto_key *k, unsigned char out[CRYPTO_EC_POINT_LEN])
+{
+	if (!k || (k->alg != CRYPTO_SM2 && k->alg != CRYPTO_ECDSA_P256))
+		return YZ_EINVAL;
+	size_t len = 0;
+	if (EVP_PKEY_get_octet_string_param(k->pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out,
+	                                    CRYPTO_EC_POINT_LEN, &len) != 1 ||
+	    len != CRYPTO_EC_POINT_LEN || out[0] != 0x04) {
+		crypto_int_clear_errors();
+		return YZ_ECRYPTO;
+	}
+	return YZ_OK;
+}
+
 yz_status crypto_key_spki_der(const crypto_key *k, buf *out)
 {
 	if (!k || !out)
 		return YZ_EINVAL;
+	unsigned char point[CRYPTO_EC_POINT_LEN];
+	if (crypto_key_ec_point(k, point) == YZ_OK) {
+		/* the fixed prefix and the point: no trip through OpenSSL's encoders */
+		yz_status s = buf_append(out, k->alg == CRYPTO_SM2 ? spki_sm2 : spki_p256,
+		                         sizeof spki_sm2 - 1);
+		return s == YZ_OK ? buf_append(out, point, sizeof point) : s;
+	}
 	unsigned char *der = NULL;
 	int len = i2d_PUBKEY(k->pk, &der);
 	if (len <= 0) {
@@ -340,6 +385,22 @@ yz_status crypto_key_spki_der(const crypto_key *k, buf *out)
 	return s;
 }
 
+static EVP_PKEY *ec_public_from_point(const char *type, const char *group,
+                                      const unsigned char pub[65])
+{
+	OSSL_PARAM params[3] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, 65),
+	    OSSL_PARAM_construct_end()};
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pk = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return pk;
+}
+
 yz_status crypto_key_from_spki_der(const void *der, size_t n, crypto_key **out, yz_err *e)
 {
 	if (!out)
@@ -347,6 +408,19 @@ yz_status crypto_key_from_spki_der(const void *der, size_t n, crypto_key **out, 
 	*out = NULL;
 	if (!der || n == 0 || n > MAX_KEY_TEXT)
 		return yz_fail(e, YZ_EINVAL, "no SubjectPublicKeyInfo, or too long");
+	if (n == 91) {
+		bool sm2 = !memcmp(der, spki_sm2, sizeof spki_sm2);
+		if (sm2 || !memcmp(der, spki_p256, sizeof spki_p256)) {
+			EVP_PKEY *pk =
+			    ec_public_from_point(sm2 ? "SM2" : "EC", sm2 ? "SM2" : "prime256v1",
+			                         (const unsigned char *)der + 26);
+			if (!pk)
+				return crypto_int_fail(
+				    e, YZ_EINVAL,
+				    "not a valid public key (point not on the curve?)");
+			return crypto_int_wrap(pk, out, e);
+		}
+	}
 	const unsigned char *p = der;
 	EVP_PKEY *pk = d2i_PUBKEY_ex(NULL, &p, (long)n, NULL, NULL);
 	if (!pk)

@@ -13,7 +13,7 @@
 #include "core/jx.h"
 #include "core/log.h"
 #include "core/slice.h"
-#include "pki/pki.h"
+#include "pki/pki_int.h"
 
 /* "<name>.<ext>" → name (in the arena) when ext matches. */
 static const char *strip_ext(http_req *r, const char *file, const char *ext)
@@ -51,17 +51,8 @@ static yz_status ca_file(http_req *r, yz_err *e)
 	yz_status st = pki_ca_cert(name, &b, e);
 	if (st == YZ_OK && pem) {
 		buf p;
-		buf_init(&p, 1 << 20);
-		buf enc;
-		buf_init(&enc, 2 << 20);
-		BUF_TRY(st, buf_puts(&p, "-----BEGIN CERTIFICATE-----\n"));
-		BUF_TRY(st, b64_encode(b.p, b.len, false, &enc));
-		for (size_t i = 0; st == YZ_OK && i < enc.len; i += 64) {
-			BUF_TRY(st, buf_append(&p, enc.p + i, enc.len - i < 64 ? enc.len - i : 64));
-			BUF_TRY(st, buf_putc(&p, '\n'));
-		}
-		buf_free(&enc);
-		BUF_TRY(st, buf_puts(&p, "-----END CERTIFICATE-----\n"));
+		buf_init(&p, 2 << 20);
+		st = pki_pem(b.p, b.len, "CERTIFICATE", &p);
 		if (st == YZ_OK)
 			http_reply_text(r, 200, "application/x-pem-file", p.p, p.len);
 		else

@@ -461,10 +461,11 @@ static yz_status build_cert(pki_ca_rt *ca, json_t *prof, json_t *in, const crypt
 		    !X509_set_subject_name(x, subj) ||
 		    !X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) ||
 		    !ASN1_TIME_set(X509_getm_notBefore(x), (time_t)(j->not_before / 1000)) ||
-		    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(j->not_after / 1000)) ||
-		    !X509_set_pubkey(x, crypto_key_evp(key)))
+		    !ASN1_TIME_set(X509_getm_notAfter(x), (time_t)(j->not_after / 1000)))
 			st = yz_fail(e, YZ_ECRYPTO, "cannot build the certificate");
 	}
+	if (st == YZ_OK)
+		st = pki_set_pubkey(x, key, e);
 	char list[400], url[600];
 	if (st == YZ_OK)
 		st = pki_ext_add(x, ca->cert, NID_basic_constraints, "critical,CA:FALSE", e);
@@ -851,16 +852,11 @@ yz_status pki_cert_get(store_conn *c, const char *ca, const char *serial, bool w
 		if (with_der) {
 			size_t n;
 			const void *der = store_col_blob(r, 16, &n);
-			X509 *x = pki_x509_parse(der, n);
-			BIO *b = BIO_new(BIO_s_mem());
-			char *p;
-			long len;
-			if (x && b && PEM_write_bio_X509(b, x) &&
-			    (len = BIO_get_mem_data(b, &p)) > 0) {
-				json_object_set_new(o, "pem", json_stringn(p, (size_t)len));
-			}
-			BIO_free(b);
-			X509_free(x);
+			buf pem;
+			buf_init(&pem, PKI_CERT_MAX * 2);
+			if (pki_pem(der, n, "CERTIFICATE", &pem) == YZ_OK)
+				json_object_set_new(o, "pem", json_stringn(pem.p, pem.len));
+			buf_free(&pem);
 		}
 	}
 	st = store_rows_close(r, e);

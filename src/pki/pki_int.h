@@ -77,6 +77,10 @@ int64_t pki_asn1_ms(const ASN1_TIME *t);
 bool pki_serial_norm(const char *in, char *out, size_t cap);
 /* Parse PEM or DER into a certificate / request; NULL on failure. */
 X509 *pki_x509_parse(const void *p, size_t n);
+/* The subject's public key of a certificate being built (SM2 or P-256). */
+YZ_MUST_USE yz_status pki_set_pubkey(X509 *x, const crypto_key *k, yz_err *e);
+/* PEM text ("-----BEGIN <label>-----", base64 in lines of 64) of DER. */
+YZ_MUST_USE yz_status pki_pem(const void *der, size_t n, const char *label, buf *out);
 /* Verify a signature over tbs made by key (SM2 with the standard ID). */
 YZ_MUST_USE yz_status pki_sig_check(const crypto_key *key, const unsigned char *tbs, size_t tbslen,
                                     const ASN1_BIT_STRING *sig, yz_err *e);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/b64.h"
 #include "core/clock.h"
 #include "core/jx.h"
 #include "crypto/crypto.h"
@@ -215,6 +216,41 @@ X509 *pki_x509_parse(const void *p, size_t n)
 	}
 	ERR_clear_error();
 	return x;
+}
+
+yz_status pki_set_pubkey(X509 *x, const crypto_key *k, yz_err *e)
+{
+	unsigned char point[CRYPTO_EC_POINT_LEN];
+	if (crypto_key_ec_point(k, point) != YZ_OK)
+		return yz_fail(e, YZ_EINVAL, "an SM2 or P-256 public key is needed");
+	/* id-ecPublicKey with the named curve, and the point as the key bits:
+	 * X509_set_pubkey would encode the key with OpenSSL's encoders and
+	 * decode it again, which costs more than the CA's signature */
+	int curve = crypto_key_alg(k) == CRYPTO_SM2 ? NID_sm2 : NID_X9_62_prime256v1;
+	X509_PUBKEY *pub = X509_get_X509_PUBKEY(x);
+	unsigned char *bits = OPENSSL_memdup(point, sizeof point);
+	if (!pub || !bits ||
+	    !X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	                            OBJ_nid2obj(curve), bits, (int)sizeof point)) {
+		OPENSSL_free(bits);
+		return ossl_fail(e, YZ_ECRYPTO, "cannot set the public key");
+	}
+	return YZ_OK;
+}
+
+yz_status pki_pem(const void *der, size_t n, const char *label, buf *out)
+{
+	buf b64;
+	buf_init(&b64, n * 2 + 16);
+	yz_status st = b64_encode(der, n, false, &b64);
+	BUF_TRY(st, buf_printf(out, "-----BEGIN %s-----\n", label));
+	for (size_t i = 0; st == YZ_OK && i < b64.len; i += 64) {
+		BUF_TRY(st, buf_append(out, b64.p + i, b64.len - i < 64 ? b64.len - i : 64));
+		BUF_TRY(st, buf_putc(out, '\n'));
+	}
+	BUF_TRY(st, buf_printf(out, "-----END %s-----\n", label));
+	buf_free(&b64);
+	return st;
 }
 
 yz_status pki_sig_check(const crypto_key *key, const unsigned char *tbs, size_t tbslen,
