@@ -325,6 +325,7 @@ static yz_status flow_ready(yz_app *app, yz_err *e)
 	flow_on_event(NULL, NULL);
 	flow_on_event(flow_notify_event, NULL);
 	flow_on_event(supervise_flow_event, NULL);
+	flow_on_event(pki_flow_event, NULL);
 	flow_defs_clear();
 	return flow_defs_restore(app->db, e);
 }

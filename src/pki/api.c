@@ -269,6 +269,57 @@ static yz_status cert_resume(http_req *r, yz_err *e)
 	return status_change(r, true, e);
 }
 
+/* ---- the holder's own certificates ---- */
+
+static yz_status mine_list(http_req *r, yz_err *e)
+{
+	yz_app *app = http_app(r);
+	json_t *f = json_pack("{s:I, s:i}", "holder_user", (json_int_t)http_actor(r)->user_id,
+	                      "limit", 200);
+	store_conn *c;
+	json_t *out;
+	yz_status st = store_reader(app->db, &c, e);
+	if (st == YZ_OK)
+		st = pki_cert_list(c, f, &out, e);
+	json_decref(f);
+	if (st == YZ_OK)
+		http_reply_json(r, 200, out);
+	return st;
+}
+
+/* One of the caller's certificates: JSON, or DER for <serial>.crt. Someone
+ * else's answers 404, as an unknown one does. */
+static yz_status mine_get(http_req *r, yz_err *e)
+{
+	yz_app *app = http_app(r);
+	const char *ca = http_param(r, "ca"), *file = http_param(r, "serial");
+	const char *serial = strip_ext(r, file, ".crt");
+	store_conn *c;
+	json_t *o = NULL;
+	yz_status st = store_reader(app->db, &c, e);
+	if (st == YZ_OK)
+		st = pki_cert_get(c, ca, serial ? serial : file, !serial, &o, e);
+	if (st == YZ_OK && jx_int(o, "holder_user", 0) != http_actor(r)->user_id)
+		st = yz_fail(e, YZ_ENOTFOUND, "no such certificate of yours");
+	if (st == YZ_OK && serial) {
+		buf b;
+		buf_init(&b, 1 << 20);
+		st = pki_cert_der(c, ca, serial, &b, e);
+		if (st == YZ_OK) {
+			char cd[96];
+			snprintf(cd, sizeof cd, "attachment; filename=\"%s.crt\"", serial);
+			http_set_header(r, "Content-Disposition", cd);
+			http_reply_text(r, 200, "application/pkix-cert", b.p, b.len);
+		}
+		buf_free(&b);
+	} else if (st == YZ_OK) {
+		http_reply_json(r, 200, o);
+		o = NULL;
+	}
+	json_decref(o);
+	return st;
+}
+
 static const http_route routes[] = {
     {HTTP_GET, "/pki/ca/", ca_index, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_API, 0,
      "The CAs of this platform as JSON (name, algorithm, subject, validity, URLs)"},
@@ -294,6 +345,10 @@ static const http_route routes[] = {
      HTTP_SCOPE_NONE, 0, 0,
      "Revoke ({reason}: an RFC 5280 reason; certificateHold suspends); CRL and OCSP change at "
      "once"},
+    {HTTP_GET, "/api/v1/pki/mine", mine_list, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "The caller's own certificates (holder)"},
+    {HTTP_GET, "/api/v1/pki/mine/{ca}/{serial}", mine_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "One of the caller's certificates; <serial>.crt downloads the DER"},
     {HTTP_POST, "/api/v1/pki/certs/{ca}/{serial}/resume", cert_resume, "pki.revoke",
      HTTP_SCOPE_NONE, 0, 0, "Lift a suspension (certificateHold)"},
 };

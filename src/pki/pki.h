@@ -97,6 +97,10 @@ YZ_MUST_USE yz_status pki_ca_cert(const char *name, buf *out, yz_err *e);
  * against the profile (required / allowed) and by their rules (GB 11643
  * citizen ID, GB 32100 USCC). out: the certificate's record with "pem". */
 YZ_MUST_USE yz_status pki_issue(store *s, const yz_actor *who, json_t *in, json_t **out, yz_err *e);
+/* The same inside a write job (the RA flow issues in the transaction that
+ * completes the CA's task, so the certificate and the step commit together). */
+YZ_MUST_USE yz_status pki_issue_tx(store_conn *tx, const yz_actor *who, json_t *in, json_t **out,
+                                   yz_err *e);
 /* Revoke (reason != 6) or suspend (reason 6, certificateHold). A revoked
  * certificate cannot change again: YZ_ECONFLICT. */
 YZ_MUST_USE yz_status pki_revoke(store *s, const yz_actor *who, const char *ca, const char *serial,
@@ -137,6 +141,13 @@ YZ_MUST_USE yz_status pki_verify_ocsp(const void *resp, size_t n, const void *ca
 /* A certificate (DER) against its issuer's (DER), and its validity now. */
 YZ_MUST_USE yz_status pki_verify_cert(const void *cert, size_t n, const void *issuer, size_t in,
                                       yz_err *e);
+
+/* The flow engine's listener that issues the certificate of an RA request
+ * when the CA's task completes (pki_ra.c); the program adds it with
+ * flow_on_event. */
+struct flow_event;
+YZ_MUST_USE yz_status pki_flow_event(store_conn *tx, const struct flow_event *ev, void *ctx,
+                                     yz_err *e);
 
 /* Set up from a document {base_url?, cas: [CA as for pki_ca_create, parents
  * first]}: the profiles from profiles_file, then every CA not made yet.

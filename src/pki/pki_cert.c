@@ -534,7 +534,9 @@ static yz_status build_cert(pki_ca_rt *ca, json_t *prof, json_t *in, const crypt
 
 static json_t *record_of(store_rows *r, bool with_der);
 
-yz_status pki_issue(store *s, const yz_actor *who, json_t *in, json_t **out, yz_err *e)
+/* Issue through the writer (tx NULL) or inside the caller's write job. */
+static yz_status issue_common(store *s, store_conn *tx, const yz_actor *who, json_t *in,
+                              json_t **out, yz_err *e)
 {
 	yz_status st = jx_validate(in, issue_fields, e);
 	if (st != YZ_OK)
@@ -546,9 +548,9 @@ yz_status pki_issue(store *s, const yz_actor *who, json_t *in, json_t **out, yz_
 	pki_ca_rt *ca = pki_ca_find(jx_str(in, "ca", ""));
 	if (!ca)
 		return yz_field(e, "ca", "exists", "the name of a CA", jx_str(in, "ca", ""));
-	store_conn *c;
+	store_conn *c = tx;
 	json_t *prof = NULL;
-	if ((st = store_reader(s, &c, e)) != YZ_OK ||
+	if ((!tx && (st = store_reader(s, &c, e)) != YZ_OK) ||
 	    (st = profile_get(c, jx_str(in, "profile", ""), &prof, e)) != YZ_OK)
 		return st;
 	crypto_key *key = NULL;
@@ -607,7 +609,7 @@ yz_status pki_issue(store *s, const yz_actor *who, json_t *in, json_t **out, yz_
 		j.id_number = jx_str(input, "id_number", NULL);
 		j.uscc = jx_str(input, "uscc", NULL);
 		j.holder = jx_int(input, "holder_user", 0);
-		st = store_write(s, issue_job_fn, &j, e);
+		st = tx ? issue_job_fn(tx, &j, e) : store_write(s, issue_job_fn, &j, e);
 	}
 	if (st == YZ_OK && out)
 		st = pki_cert_get(c, ca->name, j.serial, true, out, e);
@@ -617,6 +619,16 @@ yz_status pki_issue(store *s, const yz_actor *who, json_t *in, json_t **out, yz_
 	json_decref(input);
 	json_decref(prof);
 	return st;
+}
+
+yz_status pki_issue(store *s, const yz_actor *who, json_t *in, json_t **out, yz_err *e)
+{
+	return issue_common(s, NULL, who, in, out, e);
+}
+
+yz_status pki_issue_tx(store_conn *tx, const yz_actor *who, json_t *in, json_t **out, yz_err *e)
+{
+	return issue_common(NULL, tx, who, in, out, e);
 }
 
 /* ---- revocation ---- */
