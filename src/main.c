@@ -717,6 +717,16 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		char *colon = strrchr(host, ':');
 		if (colon)
 			*colon = '\0';
+		if (http_server_tls_port(app->http)) {
+			/* before the plain line, which tools wait for */
+			char th[128];
+			yz_strlcpy(th, app->cfg.tls_listen, sizeof th);
+			char *tc = strrchr(th, ':');
+			if (tc)
+				*tc = '\0';
+			printf("yizhan: serving https://%s:%d\n", th[0] ? th : "0.0.0.0",
+			       http_server_tls_port(app->http));
+		}
 		printf("yizhan: serving http://%s:%d\n", host[0] ? host : "0.0.0.0",
 		       http_server_port(app->http));
 		fflush(stdout);

@@ -61,6 +61,10 @@ static const opt opts[] = {
     S(test_clock_start, "with --test-clock: the clock starts at this ISO-8601 time"),
     B(bench_routes, "expose POST /api/v1/bench/rows for make bench (never in production)"),
     B(secure_cookies, "mark cookies Secure (when served behind TLS)"),
+    S(tls_listen, "also serve HTTPS on host:port (needs --tls-cert and --tls-key); client "
+                  "certificates are asked for, for certificate sign-in"),
+    S(tls_cert, "PEM file with the HTTPS server certificate (and its chain)"),
+    S(tls_key, "PEM file with the HTTPS server's private key"),
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])

@@ -44,6 +44,11 @@ typedef struct yz_config {
 	char office_hours[96];     /* empty: 9:00-12:00,13:30-17:30 */
 	bool bench_routes;         /* expose the benchmark write route (never in production) */
 	bool secure_cookies;       /* set Secure on cookies (behind TLS) */
+	/* TLS (an HTTPS listener beside the plain one; client certificates are
+	 * asked for and handed to handlers, which decide) */
+	char tls_listen[128];         /* host:port; "" = no TLS listener */
+	char tls_cert[CONF_PATH_MAX]; /* PEM: the server's certificate (and chain) */
+	char tls_key[CONF_PATH_MAX];  /* PEM: its private key */
 
 	/* notifications (notify) */
 	char smtp_host[256]; /* SMTP relay for e-mail; "" = none configured */

@@ -156,6 +156,8 @@ void http_add_nav(http_server *s, const http_nav *items, int n);
 /* Bind (port 0 picks a free port) and start the threads; returns when ready. */
 YZ_MUST_USE yz_status http_server_start(http_server *s, yz_err *e);
 int http_server_port(const http_server *s);
+/* The HTTPS port (0 without TLS). */
+int http_server_tls_port(const http_server *s);
 /* Block until http_server_stop (or SIGINT/SIGTERM when install_signals). */
 void http_server_wait(http_server *s);
 void http_server_stop(http_server *s);
@@ -186,6 +188,12 @@ YZ_MUST_USE yz_status http_param_id(http_req *r, const char *name, int64_t *out,
 const char *http_query(http_req *r, const char *name); /* query parameter, or NULL */
 const char *http_header(http_req *r, const char *name);
 const char *http_cookie(http_req *r, const char *name);
+/* Whether the request came over TLS, and the DER of the client certificate
+ * the peer presented in the handshake (NULL when none). The TLS layer asks
+ * for a certificate but does not judge it: the handler decides (pki checks
+ * the chain and the status). */
+bool http_is_tls(http_req *r);
+const void *http_client_cert(http_req *r, size_t *n);
 const void *http_body(http_req *r, size_t *n);
 /* Body as a form (urlencoded or multipart by Content-Type), parsed once. */
 YZ_MUST_USE yz_status http_form(http_req *r, const form **out, yz_err *e);

@@ -86,6 +86,9 @@ struct http_server {
 	/* threads */
 	int listen_fd;
 	int port;
+	int tls_fd; /* -1 without TLS */
+	int tls_port;
+	struct ssl_ctx_st *tls_ctx;
 	io_thread *io;
 	int nio;
 	pthread_t *workers;
@@ -126,6 +129,9 @@ struct http_req {
 	const char *body;
 	size_t body_len;
 	char peer[48];
+	bool tls;                   /* arrived on the HTTPS listener */
+	unsigned char *client_cert; /* DER of the TLS client certificate (arena), or NULL */
+	size_t client_cert_len;
 
 	route *route;
 	const char *param_names[HTTP_MAX_PARAMS];

@@ -99,6 +99,17 @@ void http_req_parse_cookies(http_req *r)
 	}
 }
 
+bool http_is_tls(http_req *r)
+{
+	return r->tls;
+}
+
+const void *http_client_cert(http_req *r, size_t *n)
+{
+	*n = r->client_cert_len;
+	return r->client_cert;
+}
+
 const char *http_cookie(http_req *r, const char *name)
 {
 	http_req_parse_cookies(r);

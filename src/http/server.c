@@ -14,11 +14,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +43,8 @@ struct io_thread {
 	pthread_t tid;
 	struct event_base *base;
 	struct evhttp *http;
-	http_req *pool; /* finished requests kept for reuse; touched only by this loop */
+	struct evhttp *https; /* the TLS listener's, or NULL */
+	http_req *pool;       /* finished requests kept for reuse; touched only by this loop */
 	int npool;
 };
 
@@ -110,6 +115,7 @@ yz_status http_server_new(const http_server_opts *o, http_server **out, yz_err *
 	s->cfg = o->cfg;
 	s->app = o->app;
 	s->listen_fd = -1;
+	s->tls_fd = -1;
 	yz_strlcpy(s->web_dir, o->web_dir ? o->web_dir : o->cfg->web, sizeof s->web_dir);
 	s->site = o->site ? json_incref(o->site) : json_object();
 	s->inline_reads = o->inline_reads;
@@ -183,6 +189,11 @@ const tmpl_set *http_templates(const http_server *s)
 int http_server_port(const http_server *s)
 {
 	return s->port;
+}
+
+int http_server_tls_port(const http_server *s)
+{
+	return s->tls_fd >= 0 ? s->tls_port : 0;
 }
 
 /* ---- request intake (IO thread) ---- */
@@ -314,6 +325,26 @@ static void gencb(struct evhttp_request *ev, void *arg)
 	r->lang = s->cfg->lang;
 	r->actor.scope = (yz_scope){0};
 
+	r->tls = false;
+	r->client_cert = NULL;
+	r->client_cert_len = 0;
+	if (io->https) {
+		struct evhttp_connection *conn = evhttp_request_get_connection(ev);
+		struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+		SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+		if (ssl) {
+			r->tls = true;
+			X509 *peer = SSL_get1_peer_certificate(ssl);
+			int len = peer ? i2d_X509(peer, NULL) : 0;
+			unsigned char *der = len > 0 ? arena_alloc(a, (size_t)len) : NULL;
+			unsigned char *p = der;
+			if (der && i2d_X509(peer, &p) == len) {
+				r->client_cert = der;
+				r->client_cert_len = (size_t)len;
+			}
+			X509_free(peer);
+		}
+	}
 	const char *uri = evhttp_request_get_uri(ev);
 	r->uri = arena_strdup(a, uri ? uri : "/");
 	char *q = strchr(r->uri, '?');
@@ -653,17 +684,17 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
-static yz_status make_listener(http_server *s, yz_err *e)
+static yz_status make_listener(const char *addr, int *fd_out, int *port_out, yz_err *e)
 {
 	char host[128];
-	yz_strlcpy(host, s->cfg->listen, sizeof host);
+	yz_strlcpy(host, addr, sizeof host);
 	char *colon = strrchr(host, ':');
 	if (!colon)
 		return yz_fail(e, YZ_EINVAL, "listen address must be host:port, got %s", host);
 	*colon = '\0';
 	int64_t port;
 	if (slice_to_i64(slice_of(colon + 1), &port) != YZ_OK || port < 0 || port > 65535)
-		return yz_fail(e, YZ_EINVAL, "bad port in %s", s->cfg->listen);
+		return yz_fail(e, YZ_EINVAL, "bad port in %s", addr);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa.sin_addr) != 1)
 		return yz_fail(e, YZ_EINVAL, "listen host must be an IPv4 address, got %s", host);
@@ -675,13 +706,90 @@ static yz_status make_listener(http_server *s, yz_err *e)
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
 		int err = errno;
 		close(fd);
-		return yz_fail(e, YZ_EIO, "cannot listen on %s: %s", s->cfg->listen, strerror(err));
+		return yz_fail(e, YZ_EIO, "cannot listen on %s: %s", addr, strerror(err));
 	}
 	socklen_t sl = sizeof sa;
 	getsockname(fd, (struct sockaddr *)&sa, &sl);
-	s->port = ntohs(sa.sin_port);
-	s->listen_fd = fd;
+	*port_out = ntohs(sa.sin_port);
+	*fd_out = fd;
 	return YZ_OK;
+}
+
+/* ---- TLS ---- */
+
+/* The handshake asks for a client certificate and takes whatever comes (or
+ * nothing): whether a certificate signs someone in is the pki's decision,
+ * with the chain, the validity and the revocation status checked there. */
+static int accept_any(int ok, X509_STORE_CTX *ctx)
+{
+	(void)ok;
+	(void)ctx;
+	return 1;
+}
+
+static yz_status tls_setup(http_server *s, yz_err *e)
+{
+	const yz_config *c = s->cfg;
+	if (!c->tls_listen[0])
+		return YZ_OK;
+	if (!c->tls_cert[0] || !c->tls_key[0])
+		return yz_fail(e, YZ_EINVAL, "--tls-listen needs --tls-cert and --tls-key");
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	static const unsigned char sid[] = "yizhan";
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1 ||
+	    SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1) != 1) {
+		char detail[160] = "";
+		ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
+		ERR_clear_error();
+		SSL_CTX_free(ctx);
+		return yz_fail(e, YZ_EINVAL, "TLS: cannot use %s / %s: %s", c->tls_cert, c->tls_key,
+		               detail);
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+	s->tls_ctx = ctx;
+	return make_listener(c->tls_listen, &s->tls_fd, &s->tls_port, e);
+}
+
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	http_server *s = arg;
+	SSL *ssl = SSL_new(s->tls_ctx);
+	return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	                                            BEV_OPT_CLOSE_ON_FREE)
+	           : NULL;
+}
+
+static struct evhttp *new_evhttp(io_thread *io)
+{
+	http_server *s = io->srv;
+	struct evhttp *h = evhttp_new(io->base);
+	if (!h)
+		return NULL;
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+	                                  EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+	                                  EVHTTP_REQ_OPTIONS);
+	evhttp_set_max_body_size(h, (ev_ssize_t)s->cfg->max_body_kb * 1024);
+	evhttp_set_max_headers_size(h, 32 * 1024);
+	evhttp_set_timeout(h, 60);
+	evhttp_set_gencb(h, gencb, io);
+	return h;
+}
+
+/* each evhttp closes its listener's descriptor when freed: give each its
+ * own duplicate of the listening socket */
+static bool accept_on(struct evhttp *h, int listen_fd)
+{
+	int fd = dup(listen_fd);
+	if (fd < 0)
+		return false;
+	if (!evhttp_accept_socket_with_handle(h, fd)) {
+		close(fd);
+		return false;
+	}
+	return true;
 }
 
 yz_status http_server_start(http_server *s, yz_err *e)
@@ -689,7 +797,9 @@ yz_status http_server_start(http_server *s, yz_err *e)
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, (void (*)(void))evthread_use_pthreads);
 	signal(SIGPIPE, SIG_IGN);
-	yz_status st = make_listener(s, e);
+	yz_status st = make_listener(s->cfg->listen, &s->listen_fd, &s->port, e);
+	if (st == YZ_OK)
+		st = tls_setup(s, e);
 	if (st != YZ_OK)
 		return st;
 	/* The threads inherit a mask that blocks SIGINT and SIGTERM, so that
@@ -713,23 +823,18 @@ yz_status http_server_start(http_server *s, yz_err *e)
 		io_thread *io = &s->io[i];
 		io->srv = s;
 		io->base = event_base_new();
-		io->http = io->base ? evhttp_new(io->base) : NULL;
+		io->http = io->base ? new_evhttp(io) : NULL;
 		if (!io->http)
 			return yz_fail(e, YZ_EINTERNAL, "cannot create event loop");
-		evhttp_set_allowed_methods(
-		    io->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-		                  EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-		evhttp_set_max_body_size(io->http, (ev_ssize_t)s->cfg->max_body_kb * 1024);
-		evhttp_set_max_headers_size(io->http, 32 * 1024);
-		evhttp_set_timeout(io->http, 60);
-		evhttp_set_gencb(io->http, gencb, io);
-		/* each evhttp closes its listener's descriptor when freed: give each
-		 * its own duplicate of the listening socket */
-		int fd = dup(s->listen_fd);
-		if (fd < 0 || !evhttp_accept_socket_with_handle(io->http, fd)) {
-			if (fd >= 0)
-				close(fd);
+		if (!accept_on(io->http, s->listen_fd))
 			return yz_fail(e, YZ_EIO, "cannot accept on the listening socket");
+		if (s->tls_ctx) {
+			io->https = new_evhttp(io);
+			if (!io->https)
+				return yz_fail(e, YZ_EINTERNAL, "cannot create the TLS listener");
+			evhttp_set_bevcb(io->https, tls_bev, s);
+			if (!accept_on(io->https, s->tls_fd))
+				return yz_fail(e, YZ_EIO, "cannot accept on the TLS socket");
 		}
 		if (pthread_create(&io->tid, &attr, io_main, io) != 0)
 			return yz_fail(e, YZ_EINTERNAL, "cannot start an IO thread");
@@ -797,6 +902,8 @@ void http_server_free(http_server *s)
 		}
 		if (s->io[i].http)
 			evhttp_free(s->io[i].http);
+		if (s->io[i].https)
+			evhttp_free(s->io[i].https);
 		if (s->io[i].base)
 			event_base_free(s->io[i].base);
 	}
@@ -808,6 +915,9 @@ void http_server_free(http_server *s)
 	}
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
+	if (s->tls_fd >= 0)
+		close(s->tls_fd);
+	SSL_CTX_free(s->tls_ctx);
 	for (int i = 0; i < s->nroutes; i++)
 		free(s->routes[i].pattern);
 	free(s->routes);
