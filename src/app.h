@@ -56,6 +56,7 @@ yz_status supervise_routes(yz_app *app, yz_err *e);
 yz_status supervise_job(yz_app *app, yz_err *e);
 yz_status supervise_pack(yz_app *app, const char *dir, json_t *report, yz_err *e);
 yz_status pki_api_routes(yz_app *app, yz_err *e);
+yz_status pki_routes(yz_app *app, yz_err *e);
 extern const store_migration bench_migrations[];
 extern const int bench_nmigrations;
 

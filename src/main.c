@@ -183,7 +183,7 @@ static const yz_module modules[] = {
     {"supervise", supervise_migrations, &supervise_nmigrations, supervise_perms,
      (int)(sizeof supervise_perms / sizeof supervise_perms[0]), supervise_routes, supervise_pack,
      supervise_jobs, 1},
-    {"pki", pki_migrations, &pki_nmigrations, pki_perms, 4, pki_api_routes, pki_pack, pki_jobs, 1},
+    {"pki", pki_migrations, &pki_nmigrations, pki_perms, 4, pki_routes, pki_pack, pki_jobs, 1},
     {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
      NULL, 0},
     /* make bench only: its route exists only with --bench-routes */
