@@ -154,6 +154,22 @@ YZ_MUST_USE yz_status crypto_sm2_key_from_raw(const unsigned char *d, const unsi
 YZ_MUST_USE yz_status crypto_sm2_za(const crypto_key *k, const void *id, size_t idlen,
                                     unsigned char out[CRYPTO_SM3_LEN]);
 
+/* SM2 public-key encryption (GB/T 32918.4) with SM3: the ciphertext is the
+ * GM/T 0009 ASN.1 form SM2Cipher ::= SEQUENCE {XCoordinate INTEGER,
+ * YCoordinate INTEGER, HASH OCTET STRING (C3, 32 bytes), CipherText OCTET
+ * STRING (C2)}, i.e. C1C3C2, as OpenSSL 3.0 writes it. Refuses non-SM2 keys.
+ * Decryption fails with YZ_ECRYPTO for another key or a changed byte (C3 is
+ * checked). Appends to out. */
+#define CRYPTO_SM2_ENC_MAX 65536
+YZ_MUST_USE yz_status crypto_sm2_encrypt(const crypto_key *k, const void *in, size_t n, buf *out,
+                                         yz_err *e);
+YZ_MUST_USE yz_status crypto_sm2_decrypt(const crypto_key *k, const void *in, size_t n, buf *out,
+                                         yz_err *e);
+/* The private scalar d of an SM2 key, 32 bytes big-endian (the key envelope
+ * of GB/T 35276 carries it encrypted; crypto_sm2_key_from_raw is the way
+ * back). */
+YZ_MUST_USE yz_status crypto_sm2_private_raw(const crypto_key *k, unsigned char d[32], yz_err *e);
+
 /* For modules that must hand a key to OpenSSL's X.509 code (pki only):
  * the underlying EVP_PKEY*, borrowed. Declared as void* so that including
  * this header does not pull OpenSSL into every module. */

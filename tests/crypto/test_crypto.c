@@ -11,6 +11,9 @@
  *  - SM2: GM/T 0003.5-2012 / GB/T 32918.5-2017 Annex A signature example on
  *    the recommended curve (d, P, ID "1234567812345678", Z_A, e, r, s for the
  *    message "message digest").
+ *  - SM2 encryption: GB/T 32918.5-2017 Annex (GM/T 0003.5-2012) example on
+ *    the recommended curve (d_B, P_B, "encryption standard", C1C3C2 as the
+ *    GM/T 0009 SM2Cipher).
  *  - HMAC-SM3: GM/T 0042-2015 Appendix D.3 (as used by libxcrypt's
  *    test/alg-sm3-hmac.c); HMAC-SHA256: RFC 4231 test case 2.
  */
@@ -1293,6 +1296,152 @@ static void p256_signature_checked_by_openssl_cli(void **state)
 	crypto_key_free(k);
 }
 
+/* ---- SM2 public-key encryption (GB/T 32918.4) ---- */
+
+/* GB/T 32918.5-2017 Annex (GM/T 0003.5-2012) encryption example on the
+ * recommended curve: d_B, P_B, the message "encryption standard" and the
+ * ciphertext C1C3C2 for the ephemeral k given there, in the GM/T 0009
+ * SM2Cipher form. We cannot fix k through OpenSSL, so the example is
+ * checked by decrypting it. */
+static void sm2_encryption_standard_example(void **state)
+{
+	(void)state;
+	unsigned char d[32], x[32], y[32], ct[160];
+	unhex("3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8", d, 32);
+	unhex("09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020", x, 32);
+	unhex("CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13", y, 32);
+	size_t ctlen = unhex("307C022004EBFC718E8D1798620432268E77FEB6415E2EDE0E073C0F4F640ECD"
+	                     "2E149A73022100E858F9D81E5430A57B36DAAB8F950A3C64E6EE6A63094D99"
+	                     "283AFF767E124DF0042059983C18F809E262923C53AEC295D30383B54E39D6"
+	                     "09D160AFCB1908D0BD8766041321886CA989CA9C7D58087307CA93092D651E"
+	                     "FA",
+	                     ct, sizeof ct);
+	assert_int_equal(ctlen, 126);
+	yz_err err = {0};
+	crypto_key *k = NULL;
+	assert_int_equal(crypto_sm2_key_from_raw(d, x, y, &k, &err), YZ_OK);
+	buf pt;
+	buf_init(&pt, 1024);
+	if (crypto_sm2_decrypt(k, ct, ctlen, &pt, &err) != YZ_OK)
+		fail_msg("the standard's ciphertext does not decrypt: %s", err.msg);
+	assert_int_equal(pt.len, 19);
+	assert_memory_equal(pt.p, "encryption standard", 19);
+	/* the raw private scalar comes back as the standard gives it */
+	unsigned char back[32];
+	assert_int_equal(crypto_sm2_private_raw(k, back, &err), YZ_OK);
+	assert_memory_equal(back, d, 32);
+	/* C3 is checked: one changed byte of C2, of C3 or of C1 fails */
+	const size_t at[3] = {ctlen - 1, 75, 10};
+	for (int i = 0; i < 3; i++) {
+		ct[at[i]] ^= 0x01;
+		buf_reset(&pt);
+		assert_int_equal(crypto_sm2_decrypt(k, ct, ctlen, &pt, &err), YZ_ECRYPTO);
+		assert_int_equal(pt.len, 0);
+		ct[at[i]] ^= 0x01;
+	}
+	buf_free(&pt);
+	crypto_key_free(k);
+}
+
+static void sm2_encryption_round_trip_and_refusals(void **state)
+{
+	(void)state;
+	yz_err err = {0};
+	crypto_key *k = NULL, *other = NULL, *pub = NULL, *ec = NULL;
+	assert_int_equal(crypto_key_generate(CRYPTO_SM2, &k, &err), YZ_OK);
+	assert_int_equal(crypto_key_generate(CRYPTO_SM2, &other, &err), YZ_OK);
+	assert_int_equal(crypto_key_generate(CRYPTO_ECDSA_P256, &ec, &err), YZ_OK);
+	buf spki, ct, pt;
+	buf_init(&spki, 4096);
+	buf_init(&ct, 4096);
+	buf_init(&pt, 4096);
+	assert_int_equal(crypto_key_spki_der(k, &spki), YZ_OK);
+	assert_int_equal(crypto_key_from_spki_der(spki.p, spki.len, &pub, &err), YZ_OK);
+	unsigned char key[16];
+	assert_int_equal(crypto_random(key, sizeof key), YZ_OK);
+	/* the public key alone encrypts; the private key decrypts */
+	assert_int_equal(crypto_sm2_encrypt(pub, key, sizeof key, &ct, &err), YZ_OK);
+	/* SM2Cipher: SEQUENCE of two INTEGERs, a 32-byte HASH and a CipherText
+	 * as long as the plaintext */
+	const unsigned char *q = (const unsigned char *)ct.p;
+	assert_int_equal(q[0], 0x30);
+	assert_int_equal(memcmp(ct.p + ct.len - 16 - 2, "\x04\x10", 2), 0);
+	assert_int_equal(memcmp(ct.p + ct.len - 16 - 2 - 32 - 2, "\x04\x20", 2), 0);
+	assert_int_equal(crypto_sm2_decrypt(k, ct.p, ct.len, &pt, &err), YZ_OK);
+	assert_int_equal(pt.len, 16);
+	assert_memory_equal(pt.p, key, 16);
+	/* encryption is randomised: the same key twice gives two ciphertexts */
+	buf ct2;
+	buf_init(&ct2, 4096);
+	assert_int_equal(crypto_sm2_encrypt(pub, key, sizeof key, &ct2, &err), YZ_OK);
+	assert_false(ct.len == ct2.len && !memcmp(ct.p, ct2.p, ct.len));
+	/* another key, a public key, a P-256 key, empty input: refused */
+	buf_reset(&pt);
+	assert_int_equal(crypto_sm2_decrypt(other, ct.p, ct.len, &pt, &err), YZ_ECRYPTO);
+	assert_int_equal(crypto_sm2_decrypt(pub, ct.p, ct.len, &pt, &err), YZ_EINVAL);
+	assert_int_equal(crypto_sm2_encrypt(ec, key, sizeof key, &ct2, &err), YZ_EINVAL);
+	assert_int_equal(crypto_sm2_decrypt(k, "\x30\x03\x02\x01\x01", 5, &pt, &err), YZ_ECRYPTO);
+	assert_int_equal(crypto_sm2_encrypt(pub, key, 0, &ct2, &err), YZ_EINVAL);
+	unsigned char d[32];
+	assert_int_equal(crypto_sm2_private_raw(pub, d, &err), YZ_EINVAL);
+	assert_int_equal(crypto_sm2_private_raw(ec, d, &err), YZ_EINVAL);
+	buf_free(&spki);
+	buf_free(&ct);
+	buf_free(&ct2);
+	buf_free(&pt);
+	crypto_key_free(k);
+	crypto_key_free(other);
+	crypto_key_free(pub);
+	crypto_key_free(ec);
+}
+
+/* The openssl CLI decrypts what we encrypt, and we decrypt what it encrypts. */
+static void sm2_encryption_checked_by_openssl_cli(void **state)
+{
+	(void)state;
+	yz_err err = {0};
+	crypto_key *k = NULL;
+	assert_int_equal(crypto_key_generate(CRYPTO_SM2, &k, &err), YZ_OK);
+	buf pub, priv, ct, pt;
+	buf_init(&pub, 1 << 16);
+	buf_init(&priv, 1 << 16);
+	buf_init(&ct, 4096);
+	buf_init(&pt, 4096);
+	assert_int_equal(crypto_key_to_pem(k, false, NULL, &pub, &err), YZ_OK);
+	assert_int_equal(crypto_key_to_pem(k, true, NULL, &priv, &err), YZ_OK);
+	const char *msg = "数据密钥 data key 0123456789abcdef";
+	assert_int_equal(crypto_sm2_encrypt(k, msg, strlen(msg), &ct, &err), YZ_OK);
+	tmpdir *t = &g_tmp;
+	tmp_open(t);
+	const char *fpub = tmp_write(t, "pub.pem", pub.p, pub.len);
+	const char *fpriv = tmp_write(t, "priv.pem", priv.p, priv.len);
+	const char *fct = tmp_write(t, "ct", ct.p, ct.len);
+	const char *fmsg = tmp_write(t, "msg", msg, strlen(msg));
+	const char *fout = tmp_path(t, "out");
+	const char *fcli = tmp_path(t, "cli.ct");
+	const char *dec[] = {"openssl", "pkeyutl", "-decrypt", "-inkey", fpriv,
+	                     "-in",     fct,       "-out",     fout,     NULL};
+	assert_int_equal(run(dec, NULL, 0), 0);
+	unsigned char got[256];
+	size_t n = read_file(fout, got, sizeof got);
+	assert_int_equal(n, strlen(msg));
+	assert_memory_equal(got, msg, n);
+	const char *enc[] = {"openssl", "pkeyutl", "-encrypt", "-pubin", "-inkey", fpub,
+	                     "-in",     fmsg,      "-out",     fcli,     NULL};
+	assert_int_equal(run(enc, NULL, 0), 0);
+	unsigned char cli[512];
+	size_t clilen = read_file(fcli, cli, sizeof cli);
+	assert_int_equal(crypto_sm2_decrypt(k, cli, clilen, &pt, &err), YZ_OK);
+	assert_int_equal(pt.len, strlen(msg));
+	assert_memory_equal(pt.p, msg, pt.len);
+	tmp_close(t);
+	buf_free(&pub);
+	buf_free(&priv);
+	buf_free(&ct);
+	buf_free(&pt);
+	crypto_key_free(k);
+}
+
 /* ---- threads ---- */
 
 typedef struct thread_arg {
@@ -1372,6 +1521,9 @@ int main(void)
 	    cmocka_unit_test(spki_der_round_trip_and_key_id),
 	    cmocka_unit_test_teardown(sm2_signature_checked_by_openssl_cli, tmp_teardown),
 	    cmocka_unit_test_teardown(p256_signature_checked_by_openssl_cli, tmp_teardown),
+	    cmocka_unit_test(sm2_encryption_standard_example),
+	    cmocka_unit_test(sm2_encryption_round_trip_and_refusals),
+	    cmocka_unit_test_teardown(sm2_encryption_checked_by_openssl_cli, tmp_teardown),
 	    cmocka_unit_test(one_key_many_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
