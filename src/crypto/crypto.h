@@ -30,6 +30,7 @@
 
 #define CRYPTO_SM3_LEN            32
 #define CRYPTO_SHA256_LEN         32
+#define CRYPTO_SHA1_LEN           20
 #define CRYPTO_SM4_KEY_LEN        16
 #define CRYPTO_SM4_BLOCK          16
 #define CRYPTO_SM2_DEFAULT_ID     "1234567812345678"
@@ -57,6 +58,10 @@ void crypto_hmac_sm3(const void *key, size_t klen, const void *data, size_t n,
                      unsigned char out[CRYPTO_SM3_LEN]);
 void crypto_hmac_sha256(const void *key, size_t klen, const void *data, size_t n,
                         unsigned char out[CRYPTO_SHA256_LEN]);
+/* HMAC-SHA1: only for TOTP (RFC 6238), whose authenticator apps compute
+ * nothing else; never for new designs. */
+void crypto_hmac_sha1(const void *key, size_t klen, const void *data, size_t n,
+                      unsigned char out[CRYPTO_SHA1_LEN]);
 /* Constant-time comparison. */
 bool crypto_equal(const void *a, const void *b, size_t n);
 
@@ -169,6 +174,24 @@ YZ_MUST_USE yz_status crypto_sm2_decrypt(const crypto_key *k, const void *in, si
  * of GB/T 35276 carries it encrypted; crypto_sm2_key_from_raw is the way
  * back). */
 YZ_MUST_USE yz_status crypto_sm2_private_raw(const crypto_key *k, unsigned char d[32], yz_err *e);
+
+/* ---- JOSE (RFC 7515/7518): ES256 ----
+ * JWS carries an ECDSA signature as the raw 64 bytes r || s (each 32 bytes,
+ * big-endian, left-padded), not as DER. These take and give that form over
+ * a P-256 key with SHA-256; other keys are refused (no JWS algorithm is
+ * registered for SM2). */
+#define CRYPTO_ES256_SIG_LEN 64
+YZ_MUST_USE yz_status crypto_es256_sign(const crypto_key *k, const void *msg, size_t n,
+                                        unsigned char sig[CRYPTO_ES256_SIG_LEN], yz_err *e);
+/* YZ_OK for a valid signature, YZ_ECRYPTO otherwise. */
+YZ_MUST_USE yz_status crypto_es256_verify(const crypto_key *k, const void *msg, size_t n,
+                                          const unsigned char sig[CRYPTO_ES256_SIG_LEN], yz_err *e);
+/* The conversions themselves: DER ECDSA-Sig-Value <-> r || s of 32 bytes
+ * each. der_to_raw refuses trailing bytes and integers longer than 32 bytes. */
+YZ_MUST_USE yz_status crypto_ecdsa_der_to_raw(const void *der, size_t n,
+                                              unsigned char raw[CRYPTO_ES256_SIG_LEN]);
+YZ_MUST_USE yz_status crypto_ecdsa_raw_to_der(const unsigned char raw[CRYPTO_ES256_SIG_LEN],
+                                              buf *out);
 
 /* For modules that must hand a key to OpenSSL's X.509 code (pki only):
  * the underlying EVP_PKEY*, borrowed. Declared as void* so that including

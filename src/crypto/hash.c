@@ -100,6 +100,12 @@ void crypto_hmac_sha256(const void *key, size_t klen, const void *data, size_t n
 	hmac("SHA256", key, klen, data, n, out, CRYPTO_SHA256_LEN);
 }
 
+void crypto_hmac_sha1(const void *key, size_t klen, const void *data, size_t n,
+                      unsigned char out[CRYPTO_SHA1_LEN])
+{
+	hmac("SHA1", key, klen, data, n, out, CRYPTO_SHA1_LEN);
+}
+
 bool crypto_equal(const void *a, const void *b, size_t n)
 {
 	return n == 0 || CRYPTO_memcmp(a, b, n) == 0;
