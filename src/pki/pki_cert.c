@@ -132,6 +132,15 @@ static yz_status profiles_check(json_t *doc, yz_err *e)
 		            "serverAuth, clientAuth, emailProtection, codeSigning, timeStamping or "
 		            "OCSPSigning",
 		            e);
+		/* RFC 3161 §2.3: a TSA certificate's only extended key usage is
+		 * timeStamping, and the extension is critical */
+		json_t *crit = json_object_get(p, "ext_key_usage_critical");
+		snprintf(path, sizeof path, "profiles[%zu].ext_key_usage_critical", i);
+		if (crit && !json_is_boolean(crit))
+			yz_field(e, path, "type", "true or false", NULL);
+		else if (json_is_true(crit) &&
+		         !json_array_size(json_object_get(p, "ext_key_usage")))
+			yz_field(e, path, "requires", "a non-empty ext_key_usage", NULL);
 		json_t *subj = json_object_get(p, "subject");
 		snprintf(path, sizeof path, "profiles[%zu].subject", i);
 		if (!json_is_object(subj) || !json_object_get(subj, "cn")) {
@@ -478,8 +487,11 @@ static yz_status build_cert(pki_ca_rt *ca, json_t *prof, json_t *in, const crypt
 			st = pki_ext_add(x, ca->cert, NID_key_usage, ku, e);
 	}
 	if (st == YZ_OK && json_array_size(json_object_get(prof, "ext_key_usage"))) {
-		if (join_names(json_object_get(prof, "ext_key_usage"), list, sizeof list, "") !=
-		    YZ_OK)
+		size_t at = 0;
+		if (jx_bool(prof, "ext_key_usage_critical", false))
+			at = (size_t)snprintf(list, sizeof list, "critical,");
+		if (join_names(json_object_get(prof, "ext_key_usage"), list + at, sizeof list - at,
+		               "") != YZ_OK)
 			st = yz_fail(e, YZ_EINVAL, "profile: extended key usage too long");
 		if (st == YZ_OK)
 			st = pki_ext_add(x, ca->cert, NID_ext_key_usage, list, e);
