@@ -155,6 +155,72 @@ YZ_MUST_USE yz_status pki_flow_event(store_conn *tx, const struct flow_event *ev
 YZ_MUST_USE yz_status pki_install(store *s, const char *data_dir, const yz_actor *who, json_t *doc,
                                   const char *profiles_file, json_t *report, yz_err *e);
 
+/* ---- the time-stamping authority (RFC 3161, RFC 5816; pki_tsa.c) ----
+ *
+ * One TSA signer per CA: a key generated here and sealed under the KEK like
+ * a CA key, and a certificate from the CA under the "tsa" profile (the one
+ * extended key usage timeStamping, critical), recorded in pki_cert so that
+ * CRL and OCSP cover it. Tables (owned here too): pki_tsa (the signers),
+ * pki_tsa_log (every token issued: serial, time, imprint, signer).
+ *
+ * Tokens are SignedData encoded by our own DER writer for SM2 (OpenSSL 3.0
+ * cannot, DESIGN §7) and ECDSA P-256 alike; SM2 signs with SM3 and the ID
+ * 1234567812345678. SM2 answers by default; ECDSA when asked (alg "ecdsa")
+ * or when the request's reqPolicy is PKI_TSA_POLICY_ECDSA. pki_tsa.c's
+ * header says the rest (signer choice, serials, accuracy, failure codes).
+ *
+ * The policy OIDs are PLACEHOLDERS under 1.3.6.1.4.1.32473, the enterprise
+ * number RFC 5612 reserves for documentation: a city must register its own
+ * arc and put it here before it issues time-stamps in earnest. */
+#define PKI_TSA_POLICY_SM2   "1.3.6.1.4.1.32473.3161.1"
+#define PKI_TSA_POLICY_ECDSA "1.3.6.1.4.1.32473.3161.2"
+
+/* Make a TSA signer for a CA (key, certificate under the "tsa" profile,
+ * sealed key, pki_tsa row, audit record); usable in this process at once.
+ * The newest signer of a CA is the one that signs. out (may be NULL): the
+ * signer as in pki_tsa_index. */
+YZ_MUST_USE yz_status pki_tsa_create(store *s, const char *data_dir, const yz_actor *who,
+                                     const char *ca, json_t **out, yz_err *e);
+/* Whether a CA has a TSA signer loaded. */
+bool pki_tsa_has(const char *ca);
+/* The signers as a JSON array: {ca, alg, serial, subject, not_after, policy,
+ * default (whether it answers for its algorithm)}. */
+json_t *pki_tsa_index(void);
+/* The TSA certificate (DER) of a CA's signer. YZ_ENOTFOUND when none. */
+YZ_MUST_USE yz_status pki_tsa_cert(const char *ca, buf *out, yz_err *e);
+
+/* Answer a DER TimeStampReq with a DER TimeStampResp, always: granted with a
+ * token, or rejection with a failInfo (badAlg, badRequest, badDataFormat for
+ * bytes that do not parse, unacceptedPolicy, unacceptedExtension) and a
+ * statusString; those return YZ_OK. Only a failure of ours (signing, the
+ * token's record) returns an error, with a systemFailure answer in out.
+ * Every token is recorded in pki_tsa_log through store_write before it is
+ * returned. pki_tsa_answer_as takes the signer's algorithm: NULL or "" (SM2
+ * unless the reqPolicy names ECDSA), "sm2", "ecdsa" (or "ecdsa-p256");
+ * anything else is a rejection with badRequest. */
+YZ_MUST_USE yz_status pki_tsa_answer(store *s, const void *req, size_t n, buf *out, yz_err *e);
+YZ_MUST_USE yz_status pki_tsa_answer_as(store *s, const char *alg, const void *req, size_t n,
+                                        buf *out, yz_err *e);
+
+/* Our verifier of a time-stamp (a DER TimeStampResp or a bare token): the
+ * signature (SM2 with the ID 1234567812345678 and SM3, or ECDSA P-256 with
+ * SHA-256) over the signed attributes, the messageDigest attribute against
+ * the TSTInfo, the signing-certificate(-v2) attribute against the TSA
+ * certificate, the certificate's extended key usage (timeStamping alone,
+ * critical), the certificate against ca_cert (DER or PEM; NULL: the CA of
+ * this process that issued it) and its validity, genTime within it, and,
+ * when data is given, the message imprint against the data's hash. The TSA
+ * certificate comes from the token, or, when the token carries none, from
+ * the signers loaded in this process. info (may be NULL): {serial,
+ * gen_time (ISO-8601 UTC with milliseconds), gen_time_ms, policy, hash_alg,
+ * hashed_message, accuracy_s, ordering, nonce?, signer (the TSA's subject),
+ * signature, certificate_in_token, status?}. Failures name why: YZ_ECRYPTO
+ * for a signature, digest or binding that does not hold, YZ_EINVAL for bytes
+ * that are not a token, YZ_EREFUSED for a response that grants nothing. */
+YZ_MUST_USE yz_status pki_tsa_verify(const void *token_or_resp, size_t n, const void *data,
+                                     size_t dn, const void *ca_cert, size_t cn, json_t **info,
+                                     yz_err *e);
+
 /* `yizhan pki …` (init, ca-add, issue, revoke, resume, list, crl, cas). */
 int pki_cli_run(store *s, const char *data_dir, const char *profiles_file, int argc, char **argv);
 

@@ -79,6 +79,7 @@ void pki_unload(void)
 	}
 	pthread_mutex_unlock(&reg_mu);
 	pki_ocsp_clear();
+	pki_tsa_unload();
 }
 
 /* ---- the key-encryption key ---- */
@@ -448,12 +449,15 @@ yz_status pki_load(store *s, const char *data_dir, yz_err *e)
 {
 	pki_unload();
 	yz_strlcpy(loaded_dir, data_dir, sizeof loaded_dir);
-	return load_new(s, data_dir, false, e);
+	yz_status st = load_new(s, data_dir, false, e);
+	return st == YZ_OK ? pki_tsa_load(s, data_dir, e) : st;
 }
 
 yz_status pki_refresh(store *s, yz_err *e)
 {
 	yz_status st = load_new(s, loaded_dir[0] ? loaded_dir : NULL, false, e);
+	if (st == YZ_OK)
+		st = pki_tsa_load(s, loaded_dir[0] ? loaded_dir : NULL, e);
 	int signed_n = 0;
 	if (st == YZ_OK)
 		st = pki_crl_refresh(s, &signed_n, e);

@@ -71,6 +71,12 @@ yz_status pki_install(store *s, const char *data_dir, const yz_actor *who, json_
 		json_decref(made);
 		json_decref(in);
 	}
+	/* a time-stamping signer for every CA that has none (pki_tsa.c) */
+	for (int k = 0; st == YZ_OK && k < pki_ca_count(); k++) {
+		pki_ca_rt *c = pki_ca_at(k);
+		if (!pki_tsa_has(c->name))
+			st = pki_tsa_create(s, data_dir, who, c->name, NULL, e);
+	}
 	return st;
 }
 
@@ -88,7 +94,10 @@ static int usage(void)
 	      "  resume CA SERIAL                   lift a suspension (certificateHold)\n"
 	      "  list [--q TEXT] [--ca CA] [--status valid|suspended|revoked]\n"
 	      "  crl CA [--out FILE]                the CA's current CRL (DER)\n"
-	      "  cas                                the CAs as JSON\n",
+	      "  cas                                the CAs as JSON\n"
+	      "  ts-verify --in FILE [--data FILE] [--ca CA | --ca-file FILE]\n"
+	      "        verify an RFC 3161 time-stamp (TimeStampResp or token, DER) with our\n"
+	      "        verifier (SM2 with the standard ID, or ECDSA), and the data against it\n",
 	      stderr);
 	return 2;
 }
@@ -280,6 +289,42 @@ static int cmd_list(store *s, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_ts_verify(int argc, char **argv)
+{
+	const char *in = opt(argc, argv, "--in");
+	if (!in)
+		return usage();
+	yz_err e = {0};
+	buf tok, data, ca;
+	buf_init(&tok, 0);
+	buf_init(&data, 0);
+	buf_init(&ca, 0);
+	yz_status st = read_file(in, &tok, 1 << 20, &e);
+	if (st == YZ_OK && opt(argc, argv, "--data"))
+		st = read_file(opt(argc, argv, "--data"), &data, (size_t)1 << 30, &e);
+	if (st == YZ_OK && opt(argc, argv, "--ca-file"))
+		st = read_file(opt(argc, argv, "--ca-file"), &ca, 1 << 20, &e);
+	else if (st == YZ_OK && opt(argc, argv, "--ca")) {
+		buf_init(&ca, 1 << 20);
+		st = pki_ca_cert(opt(argc, argv, "--ca"), &ca, &e);
+	}
+	json_t *info = NULL;
+	if (st == YZ_OK)
+		st = pki_tsa_verify(tok.p, tok.len, opt(argc, argv, "--data") ? data.p : NULL,
+		                    data.len, ca.len ? ca.p : NULL, ca.len, &info, &e);
+	if (st == YZ_OK) {
+		print_json(info);
+		puts("Verification: OK");
+	} else {
+		printf("Verification: FAILED: %s\n", e.msg);
+	}
+	json_decref(info);
+	buf_free(&tok);
+	buf_free(&data);
+	buf_free(&ca);
+	return st == YZ_OK ? 0 : 1;
+}
+
 int pki_cli_run(store *s, const char *data_dir, const char *profiles_file, int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
@@ -303,6 +348,8 @@ int pki_cli_run(store *s, const char *data_dir, const char *profiles_file, int a
 		return cmd_revoke(s, argc, argv, true);
 	if (!strcmp(cmd, "list"))
 		return cmd_list(s, argc, argv);
+	if (!strcmp(cmd, "ts-verify"))
+		return cmd_ts_verify(argc, argv);
 	if (!strcmp(cmd, "cas")) {
 		json_t *a = pki_ca_index();
 		print_json(a);

@@ -92,4 +92,10 @@ void pki_ocsp_clear(void);
 /* Sign a new CRL for ca now (after a revocation) and store it. */
 YZ_MUST_USE yz_status pki_crl_resign(store *s, pki_ca_rt *ca, yz_err *e);
 
+/* ---- the time-stamping authority (pki_tsa.c) ---- */
+/* Load the TSA signers recorded since the last call (pki_load, pki_refresh;
+ * after the CAs). Without data_dir it loads nothing. */
+YZ_MUST_USE yz_status pki_tsa_load(store *s, const char *data_dir, yz_err *e);
+void pki_tsa_unload(void);
+
 #endif

@@ -57,5 +57,26 @@ const store_migration pki_migrations[] = {
         " includes_changes_to BIGINT NOT NULL,"
         " der {{blob}} NOT NULL,"
         " PRIMARY KEY (ca_id, number));"},
+    /* the time-stamping authority (pki_tsa.c): one signer per CA (the newest
+     * row of a CA is the one that signs), and a record of every token */
+    {2, "CREATE TABLE pki_tsa ("
+        " id {{id}},"
+        " ca_id BIGINT NOT NULL REFERENCES pki_ca (id),"
+        " alg TEXT NOT NULL,"
+        " serial TEXT NOT NULL,"
+        " subject TEXT NOT NULL,"
+        " not_after BIGINT NOT NULL,"
+        " cert {{blob}} NOT NULL,"
+        " key_sealed {{blob}} NOT NULL,"
+        " created_at BIGINT NOT NULL);"
+        "CREATE INDEX pki_tsa_ca ON pki_tsa (ca_id, id);"
+        "CREATE TABLE pki_tsa_log ("
+        " serial TEXT PRIMARY KEY,"
+        " tsa_id BIGINT NOT NULL REFERENCES pki_tsa (id),"
+        " gen_time BIGINT NOT NULL,"
+        " hash_alg TEXT NOT NULL,"
+        " hash {{blob}} NOT NULL,"
+        " token_sm3 {{blob}} NOT NULL);"
+        "CREATE INDEX pki_tsa_log_time ON pki_tsa_log (gen_time);"},
 };
 const int pki_nmigrations = (int)(sizeof pki_migrations / sizeof pki_migrations[0]);
