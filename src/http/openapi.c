@@ -52,10 +52,17 @@ json_t *http_openapi(const http_server *s, const char *title)
 		const route *rt = &s->routes[i];
 		if (!(rt->r.flags & HTTP_API))
 			continue;
-		json_t *item = json_object_get(paths, rt->pattern);
+		/* OpenAPI templates a parameter as {name}: "{rest...}" becomes "{rest}"
+		 * (its value may span segments, as the summary says) */
+		char key[256];
+		yz_strlcpy(key, rt->pattern, sizeof key);
+		char *dots = strstr(key, "...}");
+		if (dots)
+			memmove(dots, dots + 3, strlen(dots + 3) + 1);
+		json_t *item = json_object_get(paths, key);
 		if (!item) {
 			item = json_object();
-			json_object_set_new(paths, rt->pattern, item);
+			json_object_set_new(paths, key, item);
 		}
 		static const unsigned order[] = {HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE,
 		                                 HTTP_PATCH};
@@ -64,8 +71,8 @@ json_t *http_openapi(const http_server *s, const char *title)
 				continue;
 			json_t *op = json_object();
 			jx_set_str(op, "summary", rt->r.summary ? rt->r.summary : rt->pattern);
-			char opid[200];
-			snprintf(opid, sizeof opid, "%s %s", lower_method(order[k]), rt->pattern);
+			char opid[300];
+			snprintf(opid, sizeof opid, "%s %s", lower_method(order[k]), key);
 			jx_set_str(op, "operationId", opid);
 			jx_set_str(op, "x-permission", rt->r.perm);
 			jx_set_str(op, "x-scope", rt->r.scope == HTTP_SCOPE_ORG ? "org" : "none");

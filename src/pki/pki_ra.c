@@ -46,10 +46,10 @@ yz_status pki_flow_event(store_conn *tx, const flow_event *ev, void *ctx, yz_err
 		json_decref(inst);
 		return yz_field(e, "holder", "exists", "the login of an active user", login);
 	}
-	json_t *in = json_pack("{s:s, s:s, s:s, s:s, s:I}", "ca", jx_str(data, "ca", RA_CA),
-	                       "profile", jx_str(data, "profile", ""), "csr",
-	                       jx_str(data, "csr", ""), "cn", jx_str(data, "cn", ""),
-	                       "holder_user", (json_int_t)holder);
+	json_t *in =
+	    json_pack("{s:s, s:s, s:s, s:s, s:I}", "ca", jx_str(data, "ca", RA_CA), "profile",
+	              jx_str(data, "profile", ""), "csr", jx_str(data, "csr", ""), "cn",
+	              jx_str(data, "cn", ""), "holder_user", (json_int_t)holder);
 	static const char *const optional[] = {"o", "ou", "id_number", "uscc", "email", NULL};
 	for (const char *const *k = optional; *k; k++)
 		if (jx_str(data, *k, "")[0])
