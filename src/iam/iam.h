@@ -170,6 +170,15 @@ YZ_MUST_USE yz_status iam_login(store *s, const iam_policy *p, const yz_actor *f
                                 const char *login, const char *password, const char *user_agent,
                                 iam_login_result *out, yz_err *e);
 
+/* Open a session for a user another module has authenticated (the pki, by
+ * a certificate): method ("tls-certificate", "sm2-challenge") and the
+ * certificate ("<ca>/<serial>") go into the audit record. A disabled account
+ * → YZ_EFORBIDDEN, a locked one → YZ_ELOCKED, no such user → YZ_EUNAUTH. */
+YZ_MUST_USE yz_status iam_login_verified(store *s, const iam_policy *p, const yz_actor *from,
+                                         int64_t user_id, const char *method,
+                                         const char *certificate, const char *user_agent,
+                                         iam_login_result *out, yz_err *e);
+
 /* The session behind a cookie value, with the user. Touches last-seen
  * (detached write at most once a minute). YZ_EUNAUTH when unknown, idle too
  * long, too old, or the user is disabled. */

@@ -15,7 +15,7 @@
 
 #define TOUCH_EVERY_MS 60000
 
-static void session_id_of(const char *token, char out[65])
+void iam_session_id_of(const char *token, char out[65])
 {
 	unsigned char d[CRYPTO_SM3_LEN];
 	crypto_sm3(token, strlen(token), d);
@@ -198,7 +198,7 @@ yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const c
 		if (crypto_random_token(32, out->token, sizeof out->token) != YZ_OK ||
 		    crypto_random_token(18, out->csrf, sizeof out->csrf) != YZ_OK)
 			return yz_fail(e, YZ_ECRYPTO, "no randomness for a session");
-		session_id_of(out->token, sid);
+		iam_session_id_of(out->token, sid);
 		j.session_id = sid;
 		j.csrf = out->csrf;
 	}
@@ -247,7 +247,7 @@ yz_status iam_session_resolve(store *s, const iam_policy *p, const char *token,
 	if (tl < 20 || tl > 64)
 		return yz_fail(e, YZ_EUNAUTH, "no session");
 	char sid[65];
-	session_id_of(token, sid);
+	iam_session_id_of(token, sid);
 	store_conn *c;
 	yz_status st = store_reader(s, &c, e);
 	if (st != YZ_OK)

@@ -15,6 +15,9 @@ yz_status iam_org_path_tx(store_conn *c, int64_t org_id, char *out, size_t cap, 
 /* Does the scope cover the org (by id)? Looks the path up. */
 yz_status iam_scope_covers_org(store_conn *c, const yz_scope *scope, int64_t org_id, bool *covers,
                                yz_err *e);
+/* The stored id of a session: SM3 hex of its cookie value. */
+void iam_session_id_of(const char *token, char out[65]);
+
 /* Validation rules shared by create/update. */
 bool iam_check_login(json_t *v, const char **rule, const char **expected);
 bool iam_check_phone(json_t *v, const char **rule, const char **expected);
