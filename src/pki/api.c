@@ -118,6 +118,27 @@ static yz_status ocsp_get(http_req *r, yz_err *e)
 	return ocsp_reply(r, der, len, e);
 }
 
+/* RFC 3161 over HTTP (§3.4): a DER TimeStampReq in, a DER TimeStampResp
+ * out, always (rejections and our own failures are answers too). ?alg=ecdsa
+ * asks for the ECDSA P-256 signer; SM2 answers otherwise, unless the
+ * request's policy names ECDSA (pki_tsa.c). */
+static yz_status tsa_post(http_req *r, yz_err *e)
+{
+	yz_app *app = http_app(r);
+	size_t n;
+	const void *body = http_body(r, &n);
+	buf out;
+	buf_init(&out, 1 << 20);
+	yz_err failed = {0};
+	if (pki_tsa_answer_as(app->db, http_query(r, "alg"), body, n, &out, &failed) != YZ_OK)
+		log_error("tsa: %s", failed.msg);
+	(void)e;
+	http_set_header(r, "Cache-Control", "no-store");
+	http_reply_text(r, 200, "application/timestamp-reply", out.p, out.len);
+	buf_free(&out);
+	return YZ_OK;
+}
+
 /* ---- JSON API ---- */
 
 static yz_status profiles_get(http_req *r, yz_err *e)
@@ -329,6 +350,9 @@ static const http_route routes[] = {
      "A CA's current CRL (RFC 5280, DER): <name>.crl"},
     {HTTP_POST, "/pki/ocsp", ocsp_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_API | HTTP_NO_CSRF,
      65536, "OCSP (RFC 6960): a DER OCSPRequest in, a DER OCSPResponse out"},
+    {HTTP_POST, "/pki/tsa", tsa_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_API | HTTP_NO_CSRF, 65536,
+     "Time-stamping (RFC 3161): a DER TimeStampReq in, a DER TimeStampResp out; SM2 by "
+     "default, ?alg=ecdsa for ECDSA P-256"},
     {HTTP_GET, "/pki/ocsp/{req...}", ocsp_get, HTTP_PUBLIC, HTTP_SCOPE_NONE,
      HTTP_API | HTTP_REST_SLASH, 0, "OCSP by GET (RFC 6960 A.1): the base64 request in the path"},
     {HTTP_GET, "/api/v1/pki/profiles", profiles_get, "pki.read", HTTP_SCOPE_NONE, 0, 0,

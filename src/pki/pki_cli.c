@@ -95,9 +95,10 @@ static int usage(void)
 	      "  list [--q TEXT] [--ca CA] [--status valid|suspended|revoked]\n"
 	      "  crl CA [--out FILE]                the CA's current CRL (DER)\n"
 	      "  cas                                the CAs as JSON\n"
-	      "  ts-verify --in FILE [--data FILE] [--ca CA | --ca-file FILE]\n"
+	      "  ts-verify --in FILE [--file FILE] [--ca CA | --ca-file FILE]\n"
 	      "        verify an RFC 3161 time-stamp (TimeStampResp or token, DER) with our\n"
-	      "        verifier (SM2 with the standard ID, or ECDSA), and the data against it\n",
+	      "        verifier (SM2 with the standard ID, or ECDSA), and the file stamped\n"
+	      "        against it; the CA defaults to the one here that issued the TSA\n",
 	      stderr);
 	return 2;
 }
@@ -300,8 +301,10 @@ static int cmd_ts_verify(int argc, char **argv)
 	buf_init(&data, 0);
 	buf_init(&ca, 0);
 	yz_status st = read_file(in, &tok, 1 << 20, &e);
-	if (st == YZ_OK && opt(argc, argv, "--data"))
-		st = read_file(opt(argc, argv, "--data"), &data, (size_t)1 << 30, &e);
+	/* --file, not --data: that one is the data directory (conf) */
+	const char *file = opt(argc, argv, "--file");
+	if (st == YZ_OK && file)
+		st = read_file(file, &data, (size_t)1 << 30, &e);
 	if (st == YZ_OK && opt(argc, argv, "--ca-file"))
 		st = read_file(opt(argc, argv, "--ca-file"), &ca, 1 << 20, &e);
 	else if (st == YZ_OK && opt(argc, argv, "--ca")) {
@@ -310,8 +313,8 @@ static int cmd_ts_verify(int argc, char **argv)
 	}
 	json_t *info = NULL;
 	if (st == YZ_OK)
-		st = pki_tsa_verify(tok.p, tok.len, opt(argc, argv, "--data") ? data.p : NULL,
-		                    data.len, ca.len ? ca.p : NULL, ca.len, &info, &e);
+		st = pki_tsa_verify(tok.p, tok.len, file ? data.p : NULL, data.len,
+		                    ca.len ? ca.p : NULL, ca.len, &info, &e);
 	if (st == YZ_OK) {
 		print_json(info);
 		puts("Verification: OK");
