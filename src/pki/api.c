@@ -341,6 +341,75 @@ static yz_status mine_get(http_req *r, yz_err *e)
 	return st;
 }
 
+/* ---- certificate sign-in ---- */
+
+static yz_status login_challenge(http_req *r, yz_err *e)
+{
+	char c[160];
+	yz_status st = pki_login_challenge(c, sizeof c, e);
+	if (st == YZ_OK) {
+		http_set_header(r, "Cache-Control", "no-store");
+		http_reply_json(r, 200, json_pack("{s:s, s:i}", "challenge", c, "expires_in", 120));
+	}
+	return st;
+}
+
+/* With a TLS client certificate and no body, or with {certificate (PEM),
+ * challenge, signature (base64)} from a USB key: a session, as the password
+ * sign-in gives one. */
+static yz_status login_certificate(http_req *r, yz_err *e)
+{
+	yz_app *app = http_app(r);
+	size_t bn = 0, cn = 0;
+	http_body(r, &bn);
+	const void *tls_cert = http_client_cert(r, &cn);
+	int64_t user = 0;
+	char ref[128] = "", method[24];
+	yz_status st;
+	if (bn == 0) {
+		if (!tls_cert)
+			return yz_fail(
+			    e, YZ_EUNAUTH,
+			    "no client certificate: connect over HTTPS with one, or send a "
+			    "signed challenge");
+		yz_strlcpy(method, "tls-certificate", sizeof method);
+		st = pki_login_check(app->db, tls_cert, cn, &user, ref, sizeof ref, e);
+	} else {
+		json_t *in;
+		if ((st = http_json(r, &in, e)) != YZ_OK)
+			return st;
+		static const jx_field f[] = {{"certificate", JX_STRING, true, 1, 16384, NULL},
+		                             {"challenge", JX_STRING, true, 1, 160, NULL},
+		                             {"signature", JX_STRING, true, 1, 400, NULL},
+		                             {NULL, 0, false, 0, 0, NULL}};
+		st = jx_validate(in, f, e);
+		unsigned char sig[300];
+		size_t sl = 0;
+		const char *b64 = jx_str(in, "signature", "");
+		if (st == YZ_OK &&
+		    b64_decode(b64, strlen(b64), false, sig, sizeof sig, &sl) != YZ_OK)
+			st = yz_field(e, "signature", "base64", "the signature in base64", NULL);
+		yz_strlcpy(method, "sm2-challenge", sizeof method);
+		if (st == YZ_OK)
+			st = pki_login_signed(app->db, jx_str(in, "certificate", ""),
+			                      jx_str(in, "challenge", ""), sig, sl, &user, ref,
+			                      sizeof ref, e);
+		json_decref(in);
+	}
+	iam_login_result res;
+	if (st == YZ_OK)
+		st = iam_login_verified(app->db, &app->policy, http_actor(r), user, method, ref,
+		                        http_header(r, "User-Agent"), &res, e);
+	if (st != YZ_OK)
+		return st;
+	if (http_set_cookie(r, "yz_sid", res.token, -1, true) != YZ_OK)
+		return yz_fail(e, YZ_EINTERNAL, "could not set the session cookie");
+	http_reply_json(r, 201,
+	                json_pack("{s:I, s:s, s:s, s:s}", "user_id", (json_int_t)user, "csrf",
+	                          res.csrf, "method", method, "certificate", ref));
+	return YZ_OK;
+}
+
 static const http_route routes[] = {
     {HTTP_GET, "/pki/ca/", ca_index, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_API, 0,
      "The CAs of this platform as JSON (name, algorithm, subject, validity, URLs)"},
@@ -369,6 +438,12 @@ static const http_route routes[] = {
      HTTP_SCOPE_NONE, 0, 0,
      "Revoke ({reason}: an RFC 5280 reason; certificateHold suspends); CRL and OCSP change at "
      "once"},
+    {HTTP_GET, "/api/v1/session/certificate/challenge", login_challenge, HTTP_PUBLIC,
+     HTTP_SCOPE_NONE, 0, 0, "A one-time challenge for a USB key to sign (two minutes)"},
+    {HTTP_POST, "/api/v1/session/certificate", login_certificate, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0,
+     32768,
+     "Sign in by certificate: a TLS client certificate (no body), or {certificate, challenge, "
+     "signature}"},
     {HTTP_GET, "/api/v1/pki/mine", mine_list, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
      "The caller's own certificates (holder)"},
     {HTTP_GET, "/api/v1/pki/mine/{ca}/{serial}", mine_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,

@@ -221,6 +221,23 @@ YZ_MUST_USE yz_status pki_tsa_verify(const void *token_or_resp, size_t n, const 
                                      size_t dn, const void *ca_cert, size_t cn, json_t **info,
                                      yz_err *e);
 
+/* ---- certificate sign-in (pki_login.c) ---- */
+/* Derive this process's challenge key from the KEK (pki_load does it). */
+YZ_MUST_USE yz_status pki_login_init(const char *data_dir, yz_err *e);
+/* A one-time challenge for a USB key to sign (good for two minutes). */
+YZ_MUST_USE yz_status pki_login_challenge(char *out, size_t cap, yz_err *e);
+/* The account a certificate (DER) signs in: one of ours, valid now, neither
+ * revoked nor suspended (the reason named), with clientAuth, held by a user.
+ * ref receives "<ca>/<serial>". Refusals are YZ_EUNAUTH, or YZ_EFORBIDDEN
+ * for a revoked or suspended certificate. */
+YZ_MUST_USE yz_status pki_login_check(store *s, const void *der, size_t n, int64_t *user_id,
+                                      char *ref, size_t refcap, yz_err *e);
+/* The same for a certificate in PEM that signed a challenge of ours (SM2 with
+ * the standard ID, or ECDSA P-256); the challenge is good once. */
+YZ_MUST_USE yz_status pki_login_signed(store *s, const char *cert_pem, const char *challenge,
+                                       const void *sig, size_t siglen, int64_t *user_id, char *ref,
+                                       size_t refcap, yz_err *e);
+
 /* `yizhan pki …` (init, ca-add, issue, revoke, resume, list, crl, cas). */
 int pki_cli_run(store *s, const char *data_dir, const char *profiles_file, int argc, char **argv);
 

@@ -339,6 +339,8 @@ yz_status pki_ca_create(store *s, const char *data_dir, const yz_actor *who, jso
 	}
 	if (st == YZ_OK)
 		st = reg_add(c, e);
+	if (st == YZ_OK)
+		st = pki_login_init(data_dir, e);
 	if (st == YZ_OK && out) {
 		json_t *idx = pki_ca_index();
 		size_t i;
@@ -450,7 +452,9 @@ yz_status pki_load(store *s, const char *data_dir, yz_err *e)
 	pki_unload();
 	yz_strlcpy(loaded_dir, data_dir, sizeof loaded_dir);
 	yz_status st = load_new(s, data_dir, false, e);
-	return st == YZ_OK ? pki_tsa_load(s, data_dir, e) : st;
+	if (st == YZ_OK)
+		st = pki_tsa_load(s, data_dir, e);
+	return st == YZ_OK ? pki_login_init(data_dir, e) : st;
 }
 
 yz_status pki_refresh(store *s, yz_err *e)
