@@ -159,6 +159,8 @@ static void hex_of(const unsigned char *p, size_t n, char *out, size_t cap)
 	out[k] = '\0';
 }
 
+static bool tsa_eku(X509 *x);
+
 /* ---- the signers loaded into this process ---- */
 
 typedef struct tsa_rt {
@@ -486,10 +488,18 @@ yz_status pki_tsa_create(store *s, const char *data_dir, const yz_actor *who, co
 			jx_set_str(in, "o", o);
 		st = pki_issue(s, who, in, &rec, e);
 	}
+	bool issued = st == YZ_OK, recorded = false;
 	if (st == YZ_OK) {
 		const char *cpem = jx_str(rec, "pem", "");
 		st = tsa_prepare(t, cpem, strlen(cpem), e);
 	}
+	/* profiles stored before ext_key_usage_critical existed make a
+	 * certificate that RFC 3161 verifiers refuse */
+	if (st == YZ_OK && !tsa_eku(t->cert))
+		st =
+		    yz_fail(e, YZ_EREFUSED,
+		            "the tsa profile must make timeStamping the only extended key usage, "
+		            "critical (\"ext_key_usage_critical\": true): load the profiles again");
 	if (st == YZ_OK) {
 		char aad[128];
 		kek_aad(ca->name, t->serial_hex, aad, sizeof aad);
@@ -502,11 +512,19 @@ yz_status pki_tsa_create(store *s, const char *data_dir, const yz_actor *who, co
 		tsa_job j = {t, who, &sealed, clock_now_ms(),
 		             pki_asn1_ms(X509_get0_notAfter(t->cert))};
 		st = store_write(s, tsa_job_fn, &j, e);
+		recorded = st == YZ_OK;
 	}
 	if (st == YZ_OK)
 		st = tsa_register(t, e);
 	if (st == YZ_OK && out)
 		*out = tsa_json(t);
+	/* a certificate issued for a signer that did not come to be: its key is
+	 * gone, so it is revoked rather than left valid */
+	yz_err ignored = {0};
+	if (st != YZ_OK && issued && !recorded &&
+	    pki_revoke(s, who, ca->name, jx_str(rec, "serial", ""), PKI_CESSATION, &ignored) !=
+	        YZ_OK)
+		(void)ignored;
 	if (st != YZ_OK)
 		tsa_free(t);
 	json_decref(in);

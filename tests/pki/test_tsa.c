@@ -824,6 +824,53 @@ static void test_openssl_token(void **state)
 	teardown(&f);
 }
 
+/* A tsa profile stored before ext_key_usage_critical existed makes a
+ * certificate RFC 3161 verifiers refuse: no signer comes of it, and the
+ * certificate issued for it is revoked. */
+static void test_profile_without_critical_eku(void **state)
+{
+	(void)state;
+	fixture f;
+	setup(&f, "sqlite");
+	yz_err e = {0};
+	json_t *doc = json_load_file(tu_src("data/pki/profiles.json"), 0, NULL);
+	assert_non_null(doc);
+	size_t i;
+	json_t *p;
+	json_array_foreach (json_object_get(doc, "profiles"), i, p)
+		json_object_del(p, "ext_key_usage_critical");
+	assert_int_equal(pki_profiles_set(f.s, &f.who, doc, &e), YZ_OK);
+	buf before;
+	buf_init(&before, 1 << 16);
+	assert_int_equal(pki_tsa_cert("city", &before, &e), YZ_OK);
+	e = (yz_err){0};
+	assert_int_equal(pki_tsa_create(f.s, f.dir, &f.who, "city", NULL, &e), YZ_EREFUSED);
+	assert_non_null(strstr(e.msg, "ext_key_usage_critical"));
+	/* the old signer still signs; the new certificate is revoked */
+	buf now;
+	buf_init(&now, 1 << 16);
+	assert_int_equal(pki_tsa_cert("city", &now, &e), YZ_OK);
+	assert_int_equal(now.len, before.len);
+	assert_memory_equal(now.p, before.p, now.len);
+	store_conn *c;
+	assert_int_equal(store_reader(f.s, &c, &e), YZ_OK);
+	int64_t n = 0;
+	assert_int_equal(store_query_int(c,
+	                                 "SELECT COUNT(*) FROM pki_cert c JOIN pki_ca a ON a.id = "
+	                                 "c.ca_id WHERE a.name = 'city' AND c.profile = 'tsa' AND "
+	                                 "c.status = 'revoked' AND c.reason = 5",
+	                                 NULL, 0, &n, &e),
+	                 YZ_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM pki_tsa", NULL, 0, &n, &e),
+	                 YZ_OK);
+	assert_int_equal(n, 4);
+	json_decref(doc);
+	buf_free(&before);
+	buf_free(&now);
+	teardown(&f);
+}
+
 /* The DER writer and reader on their own. */
 static void test_der(void **state)
 {
@@ -906,9 +953,13 @@ static void test_der(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_der),           cmocka_unit_test(test_tokens),
-	    cmocka_unit_test(test_rejections),    cmocka_unit_test(test_refusals),
-	    cmocka_unit_test(test_openssl_token), cmocka_unit_test(test_concurrency),
+	    cmocka_unit_test(test_der),
+	    cmocka_unit_test(test_tokens),
+	    cmocka_unit_test(test_rejections),
+	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_openssl_token),
+	    cmocka_unit_test(test_profile_without_critical_eku),
+	    cmocka_unit_test(test_concurrency),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
