@@ -85,6 +85,8 @@ static const iam_perm_decl pki_perms[] = {
     {"pki.issue", "perm.pki.issue"},
     {"pki.revoke", "perm.pki.revoke"},
     {"pki.manage", "perm.pki.manage"},
+    {"pki.kmc.manage", "perm.pki.kmc.manage"},
+    {"pki.kmc.approve", "perm.pki.kmc.approve"},
 };
 
 /* The certificate profiles shipped with this release. */
@@ -183,7 +185,8 @@ static const yz_module modules[] = {
     {"supervise", supervise_migrations, &supervise_nmigrations, supervise_perms,
      (int)(sizeof supervise_perms / sizeof supervise_perms[0]), supervise_routes, supervise_pack,
      supervise_jobs, 1},
-    {"pki", pki_migrations, &pki_nmigrations, pki_perms, 4, pki_routes, pki_pack, pki_jobs, 1},
+    {"pki", pki_migrations, &pki_nmigrations, pki_perms,
+     (int)(sizeof pki_perms / sizeof pki_perms[0]), pki_routes, pki_pack, pki_jobs, 1},
     {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
      NULL, 0},
     /* make bench only: its route exists only with --bench-routes */
@@ -326,6 +329,7 @@ static yz_status flow_ready(yz_app *app, yz_err *e)
 	flow_on_event(flow_notify_event, NULL);
 	flow_on_event(supervise_flow_event, NULL);
 	flow_on_event(pki_flow_event, NULL);
+	flow_on_event(kmc_flow_event, NULL);
 	flow_defs_clear();
 	return flow_defs_restore(app->db, e);
 }

@@ -454,5 +454,7 @@ static const http_route routes[] = {
 
 yz_status pki_api_routes(yz_app *app, yz_err *e)
 {
-	return http_routes_add(app->http, routes, (int)(sizeof routes / sizeof routes[0]), e);
+	yz_status st =
+	    http_routes_add(app->http, routes, (int)(sizeof routes / sizeof routes[0]), e);
+	return st == YZ_OK ? kmc_api_routes(app, e) : st;
 }

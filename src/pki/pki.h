@@ -241,4 +241,7 @@ YZ_MUST_USE yz_status pki_login_signed(store *s, const char *cert_pem, const cha
 /* `yizhan pki …` (init, ca-add, issue, revoke, resume, list, crl, cas). */
 int pki_cli_run(store *s, const char *data_dir, const char *profiles_file, int argc, char **argv);
 
+/* The key management centre (data keys, encryption key pairs, recovery). */
+#include "pki/kmc.h"
+
 #endif
