@@ -99,8 +99,17 @@ static yz_status pki_refresh_job(yz_app *app, yz_err *e)
 	return pki_refresh(app->db, e);
 }
 
+/* Every minute: the checkpoints signed since get the platform certificate and
+ * a time-stamp. */
+static yz_status pki_notary_job(yz_app *app, yz_err *e)
+{
+	int done = 0;
+	return pki_notary_run(app->db, &done, e);
+}
+
 static const yz_job pki_jobs[] = {
     {"pki.refresh", 10, pki_refresh_job},
+    {"pki.notary", 60, pki_notary_job},
 };
 
 /* packs/<name>/pki/cas.json: the CA hierarchy of the pack. */
@@ -186,7 +195,7 @@ static const yz_module modules[] = {
      (int)(sizeof supervise_perms / sizeof supervise_perms[0]), supervise_routes, supervise_pack,
      supervise_jobs, 1},
     {"pki", pki_migrations, &pki_nmigrations, pki_perms,
-     (int)(sizeof pki_perms / sizeof pki_perms[0]), pki_routes, pki_pack, pki_jobs, 1},
+     (int)(sizeof pki_perms / sizeof pki_perms[0]), pki_routes, pki_pack, pki_jobs, 2},
     {"portal", portal_migrations, &portal_nmigrations, portal_perms, 1, portal_routes, portal_pack,
      NULL, 0},
     /* make bench only: its route exists only with --bench-routes */
@@ -654,6 +663,7 @@ static int cmd_serve(yz_app *app, int argc, char **argv)
 		rc = die(&e, "cannot load the platform key");
 	if (rc == 0 && pki_load(app->db, app->cfg.data, &e) != YZ_OK)
 		rc = die(&e, "cannot load the certification authorities");
+	audit_set_attest_check(pki_notary_check, NULL);
 	if (rc == 0 && flow_ready(app, &e) != YZ_OK)
 		rc = die(&e, "cannot load the calendar and the flow definitions");
 	if (rc == 0 && app->cfg.test_clock && app->cfg.test_clock_start[0]) {
@@ -765,14 +775,23 @@ static int cmd_audit(yz_app *app, int argc, char **argv)
 	yz_err e = {0};
 	if (open_store(app, false, &e) != YZ_OK)
 		return die(&e, "cannot open the database");
+	/* the pki checks the checkpoints' certificates and time-stamps */
+	yz_err pe = {0};
+	if (pki_load(app->db, app->cfg.data, &pe) == YZ_OK)
+		audit_set_attest_check(pki_notary_check, NULL);
 	audit_report rep;
 	yz_status st = audit_verify(app->db, &rep, &e);
+	audit_set_attest_check(NULL, NULL);
+	pki_unload();
 	store_close(app->db);
 	if (st != YZ_OK)
 		return die(&e, "verification could not run");
 	if (rep.ok) {
-		printf("audit chain sound: %lld records, %lld signed checkpoints\n",
-		       (long long)rep.records, (long long)rep.checkpoints);
+		printf("audit chain sound: %lld records, %lld signed checkpoints, %lld attested "
+		       "(certificate and time-stamp)\n",
+		       (long long)rep.records, (long long)rep.checkpoints, (long long)rep.attested);
+		if (rep.reason[0])
+			printf("note: %s\n", rep.reason);
 		return 0;
 	}
 	printf("audit chain BROKEN at record %lld: %s\n", (long long)rep.first_bad, rep.reason);

@@ -67,12 +67,13 @@ static yz_status verify(http_req *r, yz_err *e)
 	yz_status st = audit_verify(app->db, &rep, e);
 	if (st != YZ_OK)
 		return st;
-	json_t *o = json_pack("{s:b, s:I, s:I}", "ok", rep.ok, "records", (json_int_t)rep.records,
-	                      "checkpoints", (json_int_t)rep.checkpoints);
-	if (!rep.ok) {
+	json_t *o = json_pack("{s:b, s:I, s:I, s:I}", "ok", rep.ok, "records",
+	                      (json_int_t)rep.records, "checkpoints", (json_int_t)rep.checkpoints,
+	                      "attested", (json_int_t)rep.attested);
+	if (!rep.ok)
 		jx_set_int(o, "first_bad", rep.first_bad);
+	if (rep.reason[0])
 		jx_set_str(o, "reason", rep.reason);
-	}
 	http_reply_json(r, 200, o);
 	return YZ_OK;
 }

@@ -45,8 +45,12 @@ const store_migration audit_migrations[] = {
         "CREATE TABLE audit_checkpoint (seq BIGINT PRIMARY KEY, hash TEXT NOT NULL,"
         " at BIGINT NOT NULL, key_id TEXT NOT NULL REFERENCES audit_key (key_id),"
         " signature {{blob}} NOT NULL);"},
+    /* a checkpoint attested by a notary (the pki): the certificate of the key
+     * that signed it and a trusted time-stamp over its signature */
+    {2, "CREATE TABLE audit_attest (seq BIGINT PRIMARY KEY REFERENCES audit_checkpoint (seq),"
+        " cert {{blob}} NOT NULL, token {{blob}} NOT NULL, at BIGINT NOT NULL);"},
 };
-const int audit_nmigrations = 1;
+const int audit_nmigrations = 2;
 
 #define ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -388,6 +392,21 @@ typedef struct vkey {
 	crypto_key *k;
 } vkey;
 
+typedef struct keyset {
+	vkey *keys;
+	int n;
+} keyset;
+
+/* The key a checkpoint was signed with, for the attestation pass. */
+static const crypto_key *keys_pem_of(void *ctx, const char *key_id)
+{
+	keyset *ks = ctx;
+	for (int i = 0; i < ks->n; i++)
+		if (!strcmp(ks->keys[i].id, key_id))
+			return ks->keys[i].k;
+	return NULL;
+}
+
 static yz_status load_keys(store_conn *c, vkey **keys, int *n, yz_err *e)
 {
 	*keys = NULL;
@@ -552,6 +571,8 @@ yz_status audit_verify(store *s, audit_report *out, yz_err *e)
 		bad(out, expect_seq,
 		    "records from %s on are missing, though a signed checkpoint covers them", t);
 	}
+	if (st == YZ_OK && !out->first_bad)
+		st = audit_attest_verify(c, keys_pem_of, &(keyset){keys, nkeys}, out, e);
 	if (st == YZ_OK && !out->first_bad) {
 		/* the head must agree with the last record (tail truncation) */
 		store_rows *hr;

@@ -69,6 +69,7 @@ typedef struct audit_report {
 	bool ok;
 	int64_t records;
 	int64_t checkpoints;
+	int64_t attested;  /* checkpoints with a notary's certificate and time-stamp, checked */
 	int64_t first_bad; /* sequence number of the first bad record, 0 if none */
 	char reason[256];  /* what is wrong with it */
 } audit_report;
@@ -76,6 +77,35 @@ typedef struct audit_report {
 /* Recompute the chain from the start. Returns YZ_OK when the check ran (the
  * verdict is in the report), or an error when it could not run. */
 YZ_MUST_USE yz_status audit_verify(store *s, audit_report *out, yz_err *e);
+
+/* ---- attestation by a notary (audit_attest.c) ----
+ *
+ * A module above audit (the pki) attests checkpoints after they are signed:
+ * the certificate of the key that signed a checkpoint (issued by the city
+ * CA) and a trusted time-stamp over the checkpoint's signature, stored in
+ * audit_attest. audit cannot judge certificates or time-stamps itself, so
+ * the notary registers a verifier; audit_verify then checks every
+ * attestation with it (and counts them in audit_report.attested). */
+
+/* Fill cert (DER) and token (DER) for a checkpoint's signature, signed by
+ * key; return an error to leave the checkpoint for a later pass. */
+typedef yz_status (*audit_attest_fn)(void *ctx, int64_t seq, const crypto_key *key, const void *sig,
+                                     size_t siglen, buf *cert, buf *token, yz_err *e);
+/* Attest up to max checkpoints that have no attestation yet. */
+YZ_MUST_USE yz_status audit_attest_pending(store *s, audit_attest_fn fn, void *ctx, int max,
+                                           int *done, yz_err *e);
+/* Check one attestation: the certificate holds key, is the CA's, and the
+ * time-stamp covers sig. false with a reason when it does not. */
+typedef bool (*audit_attest_check_fn)(void *ctx, const crypto_key *key, const void *sig,
+                                      size_t siglen, const void *cert, size_t certlen,
+                                      const void *token, size_t toklen, char *reason, size_t cap);
+/* Register the verifier (NULL: attestations are counted but not checked —
+ * audit_verify then says so in the reason of a sound report). */
+void audit_set_attest_check(audit_attest_check_fn fn, void *ctx);
+/* For audit_verify: check the attestations on connection c. */
+typedef const crypto_key *(*audit_key_lookup_fn)(void *ctx, const char *key_id);
+YZ_MUST_USE yz_status audit_attest_verify(store_conn *c, audit_key_lookup_fn keys, void *kctx,
+                                          audit_report *out, yz_err *e);
 
 typedef struct audit_filter {
 	int64_t before;     /* cursor: records with seq < before (0 = newest) */

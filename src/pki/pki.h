@@ -221,6 +221,17 @@ YZ_MUST_USE yz_status pki_tsa_verify(const void *token_or_resp, size_t n, const 
                                      size_t dn, const void *ca_cert, size_t cn, json_t **info,
                                      yz_err *e);
 
+/* ---- notary of the audit chain (pki_notary.c) ---- */
+/* Attest the audit checkpoints that have no attestation yet: the platform
+ * key's certificate (issued once by the SM2 city CA) and an SM2 time-stamp
+ * over each checkpoint's signature. Does nothing before there is an SM2 CA
+ * with a TSA. */
+YZ_MUST_USE yz_status pki_notary_run(store *s, int *done, yz_err *e);
+/* The audit chain's verifier of those attestations (audit_set_attest_check). */
+bool pki_notary_check(void *ctx, const crypto_key *key, const void *sig, size_t siglen,
+                      const void *cert, size_t certlen, const void *token, size_t toklen,
+                      char *reason, size_t cap);
+
 /* ---- certificate sign-in (pki_login.c) ---- */
 /* Derive this process's challenge key from the KEK (pki_load does it). */
 YZ_MUST_USE yz_status pki_login_init(const char *data_dir, yz_err *e);

@@ -496,6 +496,73 @@ static void test_idcodes(void **state)
 	assert_false(idcode_uscc_ok("91350100M000100I43", &exp)); /* I is not in the alphabet */
 }
 
+/* The audit chain's checkpoints get the platform key's certificate and a
+ * time-stamp; audit_verify checks them with the pki's verifier, and a token
+ * or certificate swapped for another is found. */
+static void notary_on(const char *backend)
+{
+	fixture f;
+	setup(&f, backend);
+	yz_err e = {0};
+	assert_int_equal(audit_init_keys(f.s, f.dir, &e), YZ_OK);
+	assert_int_equal(audit_load_signer(f.s, f.dir, &e), YZ_OK);
+	assert_int_equal(audit_checkpoint(f.s, &e), YZ_OK);
+	int done = 0;
+	if (pki_notary_run(f.s, &done, &e) != YZ_OK)
+		fail_msg("notary on %s: %s", backend, e.msg);
+	assert_int_equal(done, 1);
+	/* more records, another checkpoint, attested by the same certificate */
+	EVP_PKEY *k;
+	char *csr = make_csr("sm2", "王五", true, &k);
+	json_t *c = issue(&f, "city", "user", csr, NULL, &e);
+	assert_non_null(c);
+	assert_int_equal(audit_checkpoint(f.s, &e), YZ_OK);
+	assert_int_equal(pki_notary_run(f.s, &done, &e), YZ_OK);
+	assert_int_equal(done, 1);
+	assert_int_equal(pki_notary_run(f.s, &done, &e), YZ_OK);
+	assert_int_equal(done, 0); /* nothing left */
+	audit_set_attest_check(pki_notary_check, NULL);
+	audit_report rep;
+	assert_int_equal(audit_verify(f.s, &rep, &e), YZ_OK);
+	if (!rep.ok)
+		fail_msg("verify: %s", rep.reason);
+	assert_int_equal(rep.attested, 2);
+	/* one platform certificate for the key, from the SM2 city CA */
+	store_conn *rc;
+	assert_int_equal(store_reader(f.s, &rc, &e), YZ_OK);
+	int64_t n = 0;
+	assert_int_equal(
+	    store_query_int(rc, "SELECT COUNT(*) FROM pki_cert WHERE cn = '一站平台审计签名'", NULL,
+	                    0, &n, &e),
+	    YZ_OK);
+	assert_int_equal(n, 1);
+	/* swap the two checkpoints' tokens: each covers the other's signature */
+	tu_exec_sql(f.s, "UPDATE audit_attest SET token = (SELECT token FROM audit_attest a2 WHERE "
+	                 "a2.seq <> audit_attest.seq)");
+	assert_int_equal(audit_verify(f.s, &rep, &e), YZ_OK);
+	assert_false(rep.ok);
+	assert_non_null(strstr(rep.reason, "time-stamp"));
+	/* without the pki's verifier the attestations are counted as unchecked */
+	audit_set_attest_check(NULL, NULL);
+	assert_int_equal(audit_verify(f.s, &rep, &e), YZ_OK);
+	assert_true(rep.ok);
+	assert_non_null(strstr(rep.reason, "not checked"));
+	json_decref(c);
+	free(csr);
+	EVP_PKEY_free(k);
+	audit_unload_signer();
+	teardown(&f);
+}
+
+static void test_notary(void **state)
+{
+	(void)state;
+	const char *b[2];
+	int n = tu_backends(b);
+	for (int i = 0; i < n; i++)
+		notary_on(b[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +571,7 @@ int main(void)
 	    cmocka_unit_test(test_ecdsa_issue_revoke),
 	    cmocka_unit_test(test_empty_id_refused),
 	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_notary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
