@@ -212,7 +212,7 @@ void pki_der_gentime(pki_der *w, int64_t ms)
 		char f[8];
 		snprintf(f, sizeof f, ".%03d", frac);
 		size_t fl = strlen(f);
-		while (f[fl - 1] == '0')
+		while (fl > 1 && f[fl - 1] == '0')
 			f[--fl] = '\0';
 		n += snprintf(t + n, sizeof t - (size_t)n, "%s", f);
 	}
