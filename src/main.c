@@ -28,6 +28,7 @@
 #include "flow/calendar.h"
 #include "flow/flow.h"
 #include "flow/flow_api.h"
+#include "iam/oidc.h"
 #include "notify/notify.h"
 #include "pki/pki.h"
 #include "portal/portal.h"
@@ -42,9 +43,20 @@ static const iam_perm_decl portal_perms[] = {
 };
 
 static const iam_perm_decl iam_perms[] = {
-    {"iam.org.read", "perm.iam.org.read"},   {"iam.org.manage", "perm.iam.org.manage"},
-    {"iam.user.read", "perm.iam.user.read"}, {"iam.user.manage", "perm.iam.user.manage"},
-    {"iam.role.read", "perm.iam.role.read"}, {"iam.role.manage", "perm.iam.role.manage"},
+    {"iam.org.read", "perm.iam.org.read"},           {"iam.org.manage", "perm.iam.org.manage"},
+    {"iam.user.read", "perm.iam.user.read"},         {"iam.user.manage", "perm.iam.user.manage"},
+    {"iam.role.read", "perm.iam.role.read"},         {"iam.role.manage", "perm.iam.role.manage"},
+    {"iam.client.manage", "perm.iam.client.manage"},
+};
+
+/* Every 5 minutes: spent codes, expired tokens and abandoned sign-ins. */
+static yz_status iam_sweep_job(yz_app *app, yz_err *e)
+{
+	return iam_sweep(app->db, e);
+}
+
+static const yz_job iam_jobs[] = {
+    {"iam.sweep", 300, iam_sweep_job},
 };
 
 static const iam_perm_decl notify_perms[] = {
@@ -181,7 +193,7 @@ static const yz_module modules[] = {
     {"audit", audit_migrations, &audit_nmigrations, audit_perms, 1, audit_routes, NULL, audit_jobs,
      1},
     {"iam", iam_migrations, &iam_nmigrations, iam_perms,
-     (int)(sizeof iam_perms / sizeof iam_perms[0]), iam_routes, iam_pack, NULL, 0},
+     (int)(sizeof iam_perms / sizeof iam_perms[0]), iam_routes, iam_pack, iam_jobs, 1},
     /* engines */
     {"notify", notify_migrations, &notify_nmigrations, notify_perms, 1, notify_routes, NULL,
      notify_jobs, 1},

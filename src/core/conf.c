@@ -61,6 +61,10 @@ static const opt opts[] = {
     S(test_clock_start, "with --test-clock: the clock starts at this ISO-8601 time"),
     B(bench_routes, "expose POST /api/v1/bench/rows for make bench (never in production)"),
     B(secure_cookies, "mark cookies Secure (when served behind TLS)"),
+    S(public_url, "the platform's public base URL, the OpenID Connect issuer (default "
+                  "http://<listen address>)"),
+    S(totp_required_roles, "roles whose holders must sign in with TOTP, comma-separated (e.g. "
+                           "sys_admin,sec_admin,auditor for 等保 level 3)"),
     S(tls_listen, "also serve HTTPS on host:port (needs --tls-cert and --tls-key); client "
                   "certificates are asked for, for certificate sign-in"),
     S(tls_cert, "PEM file with the HTTPS server certificate (and its chain)"),

@@ -44,6 +44,12 @@ typedef struct yz_config {
 	char office_hours[96];     /* empty: 9:00-12:00,13:30-17:30 */
 	bool bench_routes;         /* expose the benchmark write route (never in production) */
 	bool secure_cookies;       /* set Secure on cookies (behind TLS) */
+	/* the base URL people and applications reach the platform at, which is
+	 * the OpenID Connect issuer; "" = http://<listen address> */
+	char public_url[256];
+	/* role codes whose holders must sign in with a second factor (TOTP),
+	 * comma-separated; "" = nobody is obliged (等保 level 3: the 三员) */
+	char totp_required_roles[256];
 	/* TLS (an HTTPS listener beside the plain one; client certificates are
 	 * asked for and handed to handlers, which decide) */
 	char tls_listen[128];         /* host:port; "" = no TLS listener */

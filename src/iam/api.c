@@ -99,6 +99,25 @@ static const yz_scope scope_all = {.all = true};
 
 /* ---- session ---- */
 
+/* A session is open: the cookie, and {user_id, csrf} with 201. */
+static yz_status session_opened(http_req *r, const iam_login_result *res, yz_err *e)
+{
+	yz_status st = http_set_cookie(r, "yz_sid", res->token, -1, true);
+	if (st == YZ_OK && http_cookie(r, "yz_mfa"))
+		st = http_set_cookie(r, "yz_mfa", "", 0, true);
+	if (st != YZ_OK)
+		return yz_fail(e, st, "could not set the session cookie");
+	json_t *out =
+	    json_pack("{s:I, s:s}", "user_id", (json_int_t)res->user_id, "csrf", res->csrf);
+	http_reply_json(r, 201, out);
+	return YZ_OK;
+}
+
+/* Sign-in. With a TOTP set up and no `totp` in the body, or for a role that
+ * requires TOTP and none set up yet, no session opens: 200 with {state:
+ * "totp_required" | "totp_enrolment_required", pending}, the pending token
+ * also as the HttpOnly cookie yz_mfa, for POST /api/v1/session/totp (and
+ * /api/v1/session/totp/enrol first). */
 static yz_status session_create(http_req *r, yz_err *e)
 {
 	json_t *in;
@@ -107,22 +126,152 @@ static yz_status session_create(http_req *r, yz_err *e)
 		return st;
 	static const jx_field fields[] = {{"login", JX_STRING, true, 1, 64, NULL},
 	                                  {"password", JX_STRING, true, 1, 128, NULL},
+	                                  {"totp", JX_STRING, false, 0, 16, NULL},
 	                                  {NULL, 0, false, 0, 0, NULL}};
 	st = jx_validate(in, fields, e);
 	iam_login_result res;
 	if (st == YZ_OK)
-		st = iam_login(app_of(r)->db, &app_of(r)->policy, http_actor(r),
-		               jx_str(in, "login", ""), jx_str(in, "password", ""),
-		               http_header(r, "User-Agent"), &res, e);
+		st = iam_login_ex(app_of(r)->db, &app_of(r)->policy, http_actor(r),
+		                  jx_str(in, "login", ""), jx_str(in, "password", ""),
+		                  jx_str(in, "totp", NULL), http_header(r, "User-Agent"), &res, e);
 	json_decref(in);
 	if (st != YZ_OK)
 		return st;
-	st = http_set_cookie(r, "yz_sid", res.token, -1, true);
-	if (st != YZ_OK)
-		return yz_fail(e, st, "could not set the session cookie");
-	json_t *out = json_pack("{s:I, s:s}", "user_id", (json_int_t)res.user_id, "csrf", res.csrf);
-	http_reply_json(r, 201, out);
+	if (res.next_step == IAM_LOGIN_DONE)
+		return session_opened(r, &res, e);
+	if (http_set_cookie(r, "yz_mfa", res.pending, -1, true) != YZ_OK)
+		return yz_fail(e, YZ_EINTERNAL, "could not set the sign-in cookie");
+	const char *state =
+	    res.next_step == IAM_LOGIN_TOTP ? "totp_required" : "totp_enrolment_required";
+	http_reply_json(r, 200, json_pack("{s:s, s:s}", "state", state, "pending", res.pending));
 	return YZ_OK;
+}
+
+/* The pending sign-in: from the body, else the yz_mfa cookie. */
+static const char *pending_of(http_req *r, json_t *in)
+{
+	const char *p = jx_str(in, "pending", NULL);
+	return p && *p ? p : http_cookie(r, "yz_mfa");
+}
+
+/* The name authenticator apps show beside the account. */
+static const char *totp_issuer(http_req *r)
+{
+	const yz_app *app = app_of(r);
+	return jx_str(app->site, "portal_title", jx_str(app->site, "city_name", "Yizhan"));
+}
+
+static yz_status session_totp(http_req *r, yz_err *e)
+{
+	json_t *in;
+	yz_status st = http_json(r, &in, e);
+	if (st != YZ_OK)
+		return st;
+	static const jx_field fields[] = {{"code", JX_STRING, true, 1, 16, NULL},
+	                                  {"pending", JX_STRING, false, 0, 64, NULL},
+	                                  {NULL, 0, false, 0, 0, NULL}};
+	st = jx_validate(in, fields, e);
+	iam_login_result res;
+	if (st == YZ_OK)
+		st = iam_login_totp(app_of(r)->db, &app_of(r)->policy, http_actor(r),
+		                    pending_of(r, in), jx_str(in, "code", ""),
+		                    http_header(r, "User-Agent"), &res, e);
+	json_decref(in);
+	return st == YZ_OK ? session_opened(r, &res, e) : st;
+}
+
+static json_t *secret_json(const iam_totp_secret *s)
+{
+	return json_pack("{s:s, s:s, s:s, s:i, s:i}", "secret", s->secret, "otpauth_uri", s->uri,
+	                 "algorithm", "SHA1", "digits", 6, "period", 30);
+}
+
+static yz_status session_totp_enrol(http_req *r, yz_err *e)
+{
+	json_t *in = NULL;
+	size_t n = 0;
+	yz_status st = YZ_OK;
+	if (http_body(r, &n) && n)
+		st = http_json(r, &in, e);
+	static const jx_field fields[] = {{"pending", JX_STRING, false, 0, 64, NULL},
+	                                  {NULL, 0, false, 0, 0, NULL}};
+	if (st == YZ_OK && in)
+		st = jx_validate(in, fields, e);
+	iam_totp_secret sec;
+	if (st == YZ_OK)
+		st = iam_login_enrol_secret(app_of(r)->db, pending_of(r, in), totp_issuer(r), &sec,
+		                            e);
+	json_decref(in);
+	if (st == YZ_OK)
+		http_reply_json(r, 200, secret_json(&sec));
+	return st;
+}
+
+static yz_status me_totp_get(http_req *r, yz_err *e)
+{
+	store_conn *c;
+	json_t *out;
+	yz_status st = reader(r, &c, e);
+	if (st == YZ_OK)
+		st = iam_totp_status(c, &app_of(r)->policy, http_user_of(r)->id, &out, e);
+	if (st == YZ_OK)
+		http_reply_json(r, 200, out);
+	return st;
+}
+
+static yz_status me_totp_begin(http_req *r, yz_err *e)
+{
+	iam_totp_secret sec;
+	yz_status st = iam_totp_begin(app_of(r)->db, http_actor(r), totp_issuer(r), &sec, e);
+	if (st == YZ_OK)
+		http_reply_json(r, 200, secret_json(&sec));
+	return st;
+}
+
+static yz_status code_body(http_req *r, json_t **in, yz_err *e)
+{
+	yz_status st = http_json(r, in, e);
+	static const jx_field fields[] = {{"code", JX_STRING, true, 1, 16, NULL},
+	                                  {NULL, 0, false, 0, 0, NULL}};
+	if (st == YZ_OK)
+		st = jx_validate(*in, fields, e);
+	return st;
+}
+
+static yz_status me_totp_confirm(http_req *r, yz_err *e)
+{
+	json_t *in = NULL;
+	yz_status st = code_body(r, &in, e);
+	if (st == YZ_OK)
+		st = iam_totp_confirm(app_of(r)->db, http_actor(r), jx_str(in, "code", ""), e);
+	json_decref(in);
+	if (st == YZ_OK)
+		http_reply_text(r, 204, NULL, "", 0);
+	return st;
+}
+
+static yz_status me_totp_remove(http_req *r, yz_err *e)
+{
+	json_t *in = NULL;
+	yz_status st = code_body(r, &in, e);
+	if (st == YZ_OK)
+		st = iam_totp_remove(app_of(r)->db, &app_of(r)->policy, http_actor(r),
+		                     jx_str(in, "code", ""), e);
+	json_decref(in);
+	if (st == YZ_OK)
+		http_reply_text(r, 204, NULL, "", 0);
+	return st;
+}
+
+static yz_status users_totp_reset(http_req *r, yz_err *e)
+{
+	int64_t id = 0;
+	yz_status st = http_param_id(r, "id", &id, e);
+	if (st == YZ_OK)
+		st = iam_totp_reset(app_of(r)->db, http_actor(r), id, e);
+	if (st == YZ_OK)
+		http_reply_text(r, 204, NULL, "", 0);
+	return st;
 }
 
 static yz_status session_delete(http_req *r, yz_err *e)
@@ -406,6 +555,18 @@ static const http_route api_routes[] = {
      "Sign in with login and password; sets the session cookie and returns the CSRF token"},
     {HTTP_DELETE, "/api/v1/session", session_delete, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
      "Sign out"},
+    {HTTP_POST, "/api/v1/session/totp", session_totp, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
+     "The second step of a sign-in: the TOTP code for the pending sign-in"},
+    {HTTP_POST, "/api/v1/session/totp/enrol", session_totp_enrol, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0,
+     4096, "A pending sign-in that must set up TOTP first: the secret to confirm"},
+    {HTTP_GET, "/api/v1/me/totp", me_totp_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "Whether one's TOTP is set up, being set up, or required"},
+    {HTTP_POST, "/api/v1/me/totp", me_totp_begin, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 1024,
+     "Start setting up TOTP: a new secret and its otpauth:// URI"},
+    {HTTP_POST, "/api/v1/me/totp/confirm", me_totp_confirm, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0,
+     1024, "Confirm the new TOTP secret with a current code"},
+    {HTTP_DELETE, "/api/v1/me/totp", me_totp_remove, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 1024,
+     "Remove one's TOTP, with a current code"},
     {HTTP_GET, "/api/v1/me", me_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
      "The signed-in user, their roles and permissions"},
     {HTTP_POST, "/api/v1/me/password", me_password, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 4096,
@@ -432,6 +593,8 @@ static const http_route api_routes[] = {
      "Unlock an account locked after failed logins"},
     {HTTP_PUT, "/api/v1/users/{id}/roles", users_roles, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,
      "Replace a user's role assignments"},
+    {HTTP_DELETE, "/api/v1/users/{id}/totp", users_totp_reset, "iam.user.manage", HTTP_SCOPE_ORG, 0,
+     0, "Reset a user's TOTP (a lost phone): they set it up again"},
     {HTTP_GET, "/api/v1/roles", roles_list, "iam.role.read", HTTP_SCOPE_NONE, 0, 0,
      "Roles and their permissions"},
     {HTTP_POST, "/api/v1/roles", roles_create, "iam.role.manage", HTTP_SCOPE_ORG, 0, 0,

@@ -61,6 +61,9 @@ typedef struct iam_policy {
 	int lockout_minutes;
 	int session_idle_minutes;
 	int session_max_hours;
+	/* role codes, comma-separated, whose holders must sign in with TOTP
+	 * (等保 level 3: the 三员); NULL or "" = nobody is obliged */
+	const char *totp_required_roles;
 } iam_policy;
 
 /* ---- permissions declared by modules ---- */
@@ -155,11 +158,19 @@ YZ_MUST_USE yz_status iam_role_list(store_conn *c, json_t **out, yz_err *e);
 
 /* ---- login and sessions ---- */
 
+enum {
+	IAM_LOGIN_DONE = 0,   /* a session is open: token and csrf are set */
+	IAM_LOGIN_TOTP,       /* the password was right; the TOTP code must follow */
+	IAM_LOGIN_TOTP_ENROL, /* the password was right; the user must first set up TOTP */
+};
+
 typedef struct iam_login_result {
 	char token[64]; /* the session cookie value (only ever held by the client) */
 	char csrf[48];
 	int64_t user_id;
 	int64_t locked_until; /* when YZ_ELOCKED: until when (ms) */
+	int next_step;        /* IAM_LOGIN_DONE, or what the sign-in still needs */
+	char pending[64];     /* then: the token of the waiting sign-in (10 minutes) */
 } iam_login_result;
 
 /* Check a password and open a session. Wrong login or password → YZ_EUNAUTH
@@ -169,6 +180,57 @@ typedef struct iam_login_result {
 YZ_MUST_USE yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from,
                                 const char *login, const char *password, const char *user_agent,
                                 iam_login_result *out, yz_err *e);
+
+/* The same with the TOTP code (may be NULL) given at once. A user with TOTP
+ * who gives no code, or one whose role requires TOTP and who has none yet,
+ * gets no session but YZ_OK with next_step IAM_LOGIN_TOTP or
+ * IAM_LOGIN_TOTP_ENROL and a pending token for iam_login_totp. A wrong or
+ * replayed code is YZ_EUNAUTH with a field error on "totp" and counts as a
+ * failed login (lockout). */
+YZ_MUST_USE yz_status iam_login_ex(store *s, const iam_policy *p, const yz_actor *from,
+                                   const char *login, const char *password, const char *totp,
+                                   const char *user_agent, iam_login_result *out, yz_err *e);
+/* The second step: the code for a pending sign-in. For IAM_LOGIN_TOTP_ENROL
+ * the code confirms the secret iam_login_enrol_secret gave. Opens the
+ * session (amr "pwd otp"). A wrong code counts as a failed login; after five
+ * the pending sign-in ends; an expired or unknown pending token is
+ * YZ_EUNAUTH. */
+YZ_MUST_USE yz_status iam_login_totp(store *s, const iam_policy *p, const yz_actor *from,
+                                     const char *pending, const char *code, const char *user_agent,
+                                     iam_login_result *out, yz_err *e);
+
+/* ---- TOTP (RFC 6238: HMAC-SHA1, 6 digits, 30 s, one step either way) ----
+ * Secrets are 20 random bytes sealed under iam's key (iam_keys_load must
+ * have run); a step once used is never accepted again for that user. */
+typedef struct iam_totp_secret {
+	char secret[40]; /* base32, as authenticator apps take it */
+	char uri[512];   /* otpauth://totp/... for a QR code or a link */
+} iam_totp_secret;
+/* The secret a pending sign-in of stage IAM_LOGIN_TOTP_ENROL is to confirm
+ * (made on first call, the same afterwards). issuer: the name apps show. */
+YZ_MUST_USE yz_status iam_login_enrol_secret(store *s, const char *pending, const char *issuer,
+                                             iam_totp_secret *out, yz_err *e);
+/* A signed-in user starts (or restarts) setting up TOTP: a new unconfirmed
+ * secret. YZ_ECONFLICT when a confirmed one exists (remove it first). */
+YZ_MUST_USE yz_status iam_totp_begin(store *s, const yz_actor *who, const char *issuer,
+                                     iam_totp_secret *out, yz_err *e);
+/* The unconfirmed secret shown again (YZ_ENOTFOUND when none). */
+YZ_MUST_USE yz_status iam_totp_pending_secret(store *s, const yz_actor *who, const char *issuer,
+                                              iam_totp_secret *out, yz_err *e);
+/* Confirm the secret with a current code (field error "code" otherwise). */
+YZ_MUST_USE yz_status iam_totp_confirm(store *s, const yz_actor *who, const char *code, yz_err *e);
+/* The user removes their own TOTP with a current code; refused (YZ_EREFUSED)
+ * when a role of theirs requires it. */
+YZ_MUST_USE yz_status iam_totp_remove(store *s, const iam_policy *p, const yz_actor *who,
+                                      const char *code, yz_err *e);
+/* An administrator (iam.user.manage over the user's org in who->scope)
+ * removes a user's TOTP, e.g. after a lost phone. */
+YZ_MUST_USE yz_status iam_totp_reset(store *s, const yz_actor *who, int64_t user_id, yz_err *e);
+/* {"enrolled": bool, "pending": bool, "required": bool} */
+YZ_MUST_USE yz_status iam_totp_status(store_conn *c, const iam_policy *p, int64_t user_id,
+                                      json_t **out, yz_err *e);
+/* RFC 4226 HOTP value for a counter (TOTP: the 30-second step). */
+uint32_t iam_totp_code(const unsigned char *key, size_t n, int64_t counter, int digits);
 
 /* Open a session for a user another module has authenticated (the pki, by
  * a certificate): method ("tls-certificate", "sm2-challenge") and the

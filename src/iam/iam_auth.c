@@ -12,6 +12,7 @@
 #include "core/slice.h"
 #include "crypto/crypto.h"
 #include "iam/iam_int.h"
+#include "iam/oidc.h"
 
 #define TOUCH_EVERY_MS 60000
 
@@ -59,56 +60,50 @@ static yz_status read_login(store *s, const char *login, login_row *u, yz_err *e
 	return store_rows_close(r, e);
 }
 
-typedef struct login_job {
-	const iam_policy *p;
-	yz_actor who; /* the user once known, else anonymous with the caller's ip/rid */
-	const login_row *u;
-	const char *attempted;
-	const char *new_hash; /* rehash on success, or NULL */
-	const char *session_id, *csrf, *user_agent;
-	bool success;
-	int64_t locked_until; /* out: set when this failure locked the account */
-} login_job;
-
-static yz_status login_job_fn(store_conn *tx, void *arg, yz_err *e)
+yz_status iam_login_failed_tx(store_conn *tx, const iam_policy *p, const yz_actor *who,
+                              int64_t user_id, const char *org_path, const char *action,
+                              int64_t *locked_until, yz_err *e)
 {
-	login_job *j = arg;
 	int64_t now = clock_now_ms();
-	const char *path = j->u->path[0] ? j->u->path : NULL;
-	char obj[96];
-	if (j->u->found)
-		snprintf(obj, sizeof obj, "user:%lld", (long long)j->u->id);
-	else
-		snprintf(obj, sizeof obj, "login:%.80s", j->attempted);
-	if (!j->success) {
-		if (!j->u->found)
-			return audit_append(tx, &j->who, "iam.login.failed", obj, NULL, NULL, e);
-		int64_t failed = 0;
-		store_val a[] = {sv_int(now), sv_int(j->u->id)};
-		yz_status st =
-		    store_query_int(tx,
-		                    "UPDATE iam_user SET failed_count = failed_count + 1, "
-		                    "updated_at = ? WHERE id = ? RETURNING failed_count",
-		                    a, 2, &failed, e);
-		if (st != YZ_OK)
-			return st;
-		st = audit_append(tx, &j->who, "iam.login.failed", obj, path, NULL, e);
-		if (st != YZ_OK || failed < j->p->lockout_failures)
-			return st;
-		j->locked_until = now + (int64_t)j->p->lockout_minutes * 60000;
-		store_val b[] = {sv_int(j->locked_until), sv_int(j->u->id)};
-		st = store_exec(
-		    tx, "UPDATE iam_user SET locked_until = ?, failed_count = 0 WHERE id = ?", b, 2,
-		    e);
-		if (st != YZ_OK)
-			return st;
-		json_t *c = json_pack("{s:I, s:i}", "failures", (json_int_t)failed, "minutes",
-		                      j->p->lockout_minutes);
-		st = audit_append(tx, &j->who, "iam.user.locked", obj, path, c, e);
-		json_decref(c);
+	char obj[32];
+	snprintf(obj, sizeof obj, "user:%lld", (long long)user_id);
+	const char *path = org_path && org_path[0] ? org_path : NULL;
+	int64_t failed = 0;
+	store_val a[] = {sv_int(now), sv_int(user_id)};
+	yz_status st = store_query_int(tx,
+	                               "UPDATE iam_user SET failed_count = failed_count + 1, "
+	                               "updated_at = ? WHERE id = ? RETURNING failed_count",
+	                               a, 2, &failed, e);
+	if (st != YZ_OK)
 		return st;
-	}
-	store_val a[] = {sv_int(now), sv_text(j->new_hash), sv_int(now), sv_int(j->u->id)};
+	st = audit_append(tx, who, action, obj, path, NULL, e);
+	if (st != YZ_OK || failed < p->lockout_failures)
+		return st;
+	*locked_until = now + (int64_t)p->lockout_minutes * 60000;
+	store_val b[] = {sv_int(*locked_until), sv_int(user_id)};
+	st = store_exec(tx, "UPDATE iam_user SET locked_until = ?, failed_count = 0 WHERE id = ?",
+	                b, 2, e);
+	if (st != YZ_OK)
+		return st;
+	/* a sign-in that waited for its second factor cannot go on */
+	store_val c[] = {sv_int(user_id)};
+	st = store_exec(tx, "DELETE FROM iam_login_pending WHERE user_id = ?", c, 1, e);
+	if (st != YZ_OK)
+		return st;
+	json_t *ch =
+	    json_pack("{s:I, s:i}", "failures", (json_int_t)failed, "minutes", p->lockout_minutes);
+	st = audit_append(tx, who, "iam.user.locked", obj, path, ch, e);
+	json_decref(ch);
+	return st;
+}
+
+yz_status iam_session_open_tx(store_conn *tx, const iam_policy *p, const yz_actor *who,
+                              int64_t user_id, const char *org_path, const char *session_id,
+                              const char *csrf, const char *amr, const char *new_hash,
+                              const char *user_agent, yz_err *e)
+{
+	int64_t now = clock_now_ms();
+	store_val a[] = {sv_int(now), sv_text(new_hash), sv_int(now), sv_int(user_id)};
 	yz_status st =
 	    store_exec(tx,
 	               "UPDATE iam_user SET failed_count = 0, locked_until = 0, "
@@ -118,27 +113,125 @@ static yz_status login_job_fn(store_conn *tx, void *arg, yz_err *e)
 	if (st != YZ_OK)
 		return st;
 	char ua[201];
-	yz_strlcpy(ua, j->user_agent ? j->user_agent : "", sizeof ua);
-	store_val s[] = {sv_text(j->session_id),
-	                 sv_int(j->u->id),
-	                 sv_text(j->csrf),
-	                 sv_int(now),
-	                 sv_int(now),
-	                 sv_int(now + (int64_t)j->p->session_max_hours * 3600000),
-	                 sv_text(j->who.ip),
-	                 sv_text(ua)};
-	st = store_exec(
-	    tx,
-	    "INSERT INTO iam_session (id, user_id, csrf, created_at, last_seen, expires_at, "
-	    "ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-	    s, SV_N(s), e);
+	yz_strlcpy(ua, user_agent ? user_agent : "", sizeof ua);
+	store_val s[] = {sv_text(session_id), sv_int(user_id),
+	                 sv_text(csrf),       sv_int(now),
+	                 sv_int(now),         sv_int(now + (int64_t)p->session_max_hours * 3600000),
+	                 sv_text(who->ip),    sv_text(ua),
+	                 sv_text(amr)};
+	st = store_exec(tx,
+	                "INSERT INTO iam_session (id, user_id, csrf, created_at, last_seen, "
+	                "expires_at, ip, user_agent, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                s, SV_N(s), e);
 	if (st != YZ_OK)
 		return st;
-	return audit_append(tx, &j->who, "iam.login", obj, path, NULL, e);
+	char obj[32];
+	snprintf(obj, sizeof obj, "user:%lld", (long long)user_id);
+	/* a password alone is the common case and keeps its record short */
+	json_t *ch = strcmp(amr, "pwd") != 0 ? json_pack("{s:s}", "amr", amr) : NULL;
+	st = audit_append(tx, who, "iam.login", obj, org_path && org_path[0] ? org_path : NULL, ch,
+	                  e);
+	json_decref(ch);
+	return st;
+}
+
+typedef enum login_outcome {
+	LOGIN_FAILED = 1, /* wrong login or password */
+	LOGIN_TOTP_WRONG, /* right password, a wrong (or replayed) TOTP code */
+	LOGIN_SESSION,    /* signed in */
+	LOGIN_PENDING,    /* right password; a second factor must follow */
+} login_outcome;
+
+typedef struct login_job {
+	const iam_policy *p;
+	yz_actor who; /* the user once known, else anonymous with the caller's ip/rid */
+	const login_row *u;
+	const char *attempted;
+	const char *new_hash; /* rehash on success, or NULL */
+	const char *session_id, *csrf, *user_agent, *amr;
+	login_outcome outcome;
+	int64_t totp_step; /* a code given with the password: its step */
+	const char *stage; /* LOGIN_PENDING: "totp" or "enrol" */
+	const char *pending_id;
+	int64_t locked_until; /* out: set when this failure locked the account */
+	bool replayed;        /* out: the TOTP step had been used already */
+} login_job;
+
+static yz_status login_job_fn(store_conn *tx, void *arg, yz_err *e)
+{
+	login_job *j = arg;
+	j->locked_until = 0;
+	j->replayed = false;
+	int64_t now = clock_now_ms();
+	if (j->outcome == LOGIN_FAILED && !j->u->found) {
+		char obj[96];
+		snprintf(obj, sizeof obj, "login:%.80s", j->attempted);
+		return audit_append(tx, &j->who, "iam.login.failed", obj, NULL, NULL, e);
+	}
+	if (j->outcome == LOGIN_FAILED)
+		return iam_login_failed_tx(tx, j->p, &j->who, j->u->id, j->u->path,
+		                           "iam.login.failed", &j->locked_until, e);
+	if (j->outcome == LOGIN_SESSION && j->totp_step) {
+		bool used = false;
+		yz_status st = iam_totp_use_tx(tx, j->u->id, j->totp_step, &used, e);
+		if (st != YZ_OK)
+			return st;
+		if (!used) {
+			j->replayed = true;
+			return iam_login_failed_tx(tx, j->p, &j->who, j->u->id, j->u->path,
+			                           "iam.login.totp_failed", &j->locked_until, e);
+		}
+	}
+	if (j->outcome == LOGIN_TOTP_WRONG)
+		return iam_login_failed_tx(tx, j->p, &j->who, j->u->id, j->u->path,
+		                           "iam.login.totp_failed", &j->locked_until, e);
+	if (j->outcome == LOGIN_SESSION)
+		return iam_session_open_tx(tx, j->p, &j->who, j->u->id, j->u->path, j->session_id,
+		                           j->csrf, j->amr, j->new_hash, j->user_agent, e);
+	/* LOGIN_PENDING: the password was right; the failure count stays until
+	 * the second factor is right too, so that guessing codes locks the
+	 * account as guessing passwords does */
+	store_val a[] = {sv_text(j->pending_id), sv_int(j->u->id), sv_text(j->stage), sv_int(now),
+	                 sv_int(now + IAM_PENDING_MS)};
+	yz_status st = store_exec(tx,
+	                          "INSERT INTO iam_login_pending (id, user_id, stage, created_at, "
+	                          "expires_at) VALUES (?, ?, ?, ?, ?)",
+	                          a, SV_N(a), e);
+	if (st == YZ_OK && j->new_hash) {
+		store_val b[] = {sv_text(j->new_hash), sv_int(j->u->id)};
+		st = store_exec(tx, "UPDATE iam_user SET pw_hash = ? WHERE id = ?", b, 2, e);
+	}
+	if (st != YZ_OK)
+		return st;
+	char obj[32];
+	snprintf(obj, sizeof obj, "user:%lld", (long long)j->u->id);
+	json_t *ch = json_pack("{s:s}", "next", j->stage);
+	st = audit_append(tx, &j->who, "iam.login.password", obj, j->u->path[0] ? j->u->path : NULL,
+	                  ch, e);
+	json_decref(ch);
+	return st;
+}
+
+static yz_status locked_error(int64_t until, bool now_locked, yz_err *e)
+{
+	char when[40];
+	clock_format_city_human(until, when, sizeof when);
+	if (now_locked)
+		return yz_fail(e, YZ_ELOCKED,
+		               "too many failed logins: the account is locked until %s", when);
+	return yz_fail(e, YZ_ELOCKED, "the account is locked after too many failed logins until %s",
+	               when);
 }
 
 yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const char *login,
                     const char *password, const char *user_agent, iam_login_result *out, yz_err *e)
+{
+	return iam_login_ex(s, p, from, login, password, NULL, user_agent, out, e);
+}
+
+yz_status iam_login_ex(store *s, const iam_policy *p, const yz_actor *from, const char *login,
+                       const char *password, const char *totp, const char *user_agent,
+                       iam_login_result *out, yz_err *e)
 {
 	memset(out, 0, sizeof *out);
 	bool missing = false;
@@ -152,6 +245,8 @@ yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const c
 	}
 	if (missing)
 		return YZ_EINVAL;
+	if (totp && !*totp)
+		totp = NULL;
 	if (strlen(login) > 64 || strlen(password) > 128)
 		return yz_fail(e, YZ_EUNAUTH, "wrong login or password");
 	login_row u;
@@ -159,7 +254,12 @@ yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const c
 	if (st != YZ_OK)
 		return st;
 	int64_t now = clock_now_ms();
-	login_job j = {.p = p, .who = *from, .u = &u, .attempted = login, .user_agent = user_agent};
+	login_job j = {.p = p,
+	               .who = *from,
+	               .u = &u,
+	               .attempted = login,
+	               .user_agent = user_agent,
+	               .amr = "pwd"};
 	j.who.scope.all = true;
 	if (u.found) {
 		j.who.user_id = u.id;
@@ -170,11 +270,7 @@ yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const c
 	}
 	if (u.found && u.locked_until > now) {
 		out->locked_until = u.locked_until;
-		char until[40];
-		clock_format_city_human(u.locked_until, until, sizeof until);
-		return yz_fail(e, YZ_ELOCKED,
-		               "the account is locked after too many failed logins until %s",
-		               until);
+		return locked_error(u.locked_until, false, e);
 	}
 	bool rehash = false;
 	/* Unknown logins cost the same PBKDF2 work as known ones. */
@@ -193,33 +289,65 @@ yz_status iam_login(store *s, const iam_policy *p, const yz_actor *from, const c
 	    crypto_password_hash(password, p->pbkdf2_iterations, new_hash, sizeof new_hash) ==
 	        YZ_OK)
 		j.new_hash = new_hash;
-	char sid[65];
+	j.outcome = ok ? LOGIN_SESSION : LOGIN_FAILED;
+	/* the second factor: a confirmed TOTP asks for its code; a role that
+	 * requires one without it sends the user to enrol first */
+	bool enrolled = false, required = false;
 	if (ok) {
+		store_conn *c;
+		st = store_reader(s, &c, e);
+		if (st == YZ_OK)
+			st = iam_totp_match(c, u.id, totp, true, &enrolled, &j.totp_step, e);
+		if (st == YZ_OK && !enrolled)
+			st = iam_totp_required_tx(c, p, u.id, &required, e);
+		if (st != YZ_OK)
+			return st;
+		if (enrolled && totp && !j.totp_step)
+			j.outcome = LOGIN_TOTP_WRONG;
+		else if (enrolled && !totp)
+			j.outcome = LOGIN_PENDING, j.stage = "totp";
+		else if (!enrolled && required)
+			j.outcome = LOGIN_PENDING, j.stage = "enrol";
+		else if (enrolled)
+			j.amr = "pwd otp";
+	}
+	char sid[65], pid[65];
+	if (j.outcome == LOGIN_SESSION) {
 		if (crypto_random_token(32, out->token, sizeof out->token) != YZ_OK ||
 		    crypto_random_token(18, out->csrf, sizeof out->csrf) != YZ_OK)
 			return yz_fail(e, YZ_ECRYPTO, "no randomness for a session");
 		iam_session_id_of(out->token, sid);
 		j.session_id = sid;
 		j.csrf = out->csrf;
+	} else if (j.outcome == LOGIN_PENDING) {
+		if (crypto_random_token(32, out->pending, sizeof out->pending) != YZ_OK)
+			return yz_fail(e, YZ_ECRYPTO, "no randomness for a sign-in");
+		iam_session_id_of(out->pending, pid);
+		j.pending_id = pid;
 	}
-	j.success = ok;
 	st = store_write(s, login_job_fn, &j, e);
-	if (st != YZ_OK)
-		return st;
-	if (!ok) {
+	if (st != YZ_OK) {
 		memset(out, 0, sizeof *out);
-		if (j.locked_until) {
-			out->locked_until = j.locked_until;
-			char until[40];
-			clock_format_city_human(j.locked_until, until, sizeof until);
-			return yz_fail(e, YZ_ELOCKED,
-			               "too many failed logins: the account is locked until %s",
-			               until);
-		}
-		return yz_fail(e, YZ_EUNAUTH, "wrong login or password");
+		return st;
 	}
-	out->user_id = u.id;
-	return YZ_OK;
+	if (j.outcome == LOGIN_SESSION && !j.replayed) {
+		out->user_id = u.id;
+		return YZ_OK;
+	}
+	if (j.outcome == LOGIN_PENDING) {
+		out->user_id = u.id;
+		out->next_step = !strcmp(j.stage, "totp") ? IAM_LOGIN_TOTP : IAM_LOGIN_TOTP_ENROL;
+		return YZ_OK;
+	}
+	memset(out, 0, sizeof *out);
+	if (j.locked_until) {
+		out->locked_until = j.locked_until;
+		return locked_error(j.locked_until, true, e);
+	}
+	if (j.outcome == LOGIN_FAILED)
+		return yz_fail(e, YZ_EUNAUTH, "wrong login or password");
+	yz_field(e, "totp", "matches", "the current 6-digit code of your authenticator app", NULL);
+	return yz_fail(e, YZ_EUNAUTH, "wrong or already used authentication code");
 }
 
 typedef struct touch_ctx {
@@ -313,6 +441,10 @@ static yz_status logout_fn(store_conn *tx, void *arg, yz_err *e)
 	yz_status st = store_exec(tx, "DELETE FROM iam_session WHERE id = ?", a, 1, e);
 	if (st != YZ_OK || store_changes(tx) == 0)
 		return st;
+	/* single sign-out: what applications got under this session ends too */
+	st = iam_oidc_session_ended_tx(tx, j->sid, e);
+	if (st != YZ_OK)
+		return st;
 	char obj[32];
 	snprintf(obj, sizeof obj, "user:%lld", (long long)j->who->user_id);
 	return audit_append(tx, j->who, "iam.logout", obj, NULL, NULL, e);
@@ -323,6 +455,27 @@ yz_status iam_logout(store *s, const yz_actor *who, const char *session, yz_err 
 	logout_job j = {who, session};
 	yz_status st = store_write(s, logout_fn, &j, e);
 	iam_cache_invalidate();
+	return st;
+}
+
+yz_status iam_session_auth(store_conn *c, const char *session_id, int64_t *user_id,
+                           int64_t *auth_time, char *amr, size_t cap, yz_err *e)
+{
+	store_rows *r;
+	store_val a[] = {sv_text(session_id)};
+	yz_status st = store_query(
+	    c, "SELECT user_id, created_at, amr FROM iam_session WHERE id = ?", a, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	bool found = store_next(r);
+	if (found) {
+		*user_id = store_col_int(r, 0);
+		*auth_time = store_col_int(r, 1);
+		yz_strlcpy(amr, store_col_text(r, 2), cap);
+	}
+	st = store_rows_close(r, e);
+	if (st == YZ_OK && !found)
+		st = yz_fail(e, YZ_EUNAUTH, "the session has ended");
 	return st;
 }
 

@@ -12,6 +12,7 @@
 #include "core/slice.h"
 #include "http/http.h"
 #include "iam/iam.h"
+#include "iam/oidc_http.h"
 
 static yz_app *app_of(http_req *r)
 {
@@ -62,6 +63,35 @@ static yz_status login_get(http_req *r, yz_err *e)
 	return page(r, 200, "pages/login", d, e);
 }
 
+/* Signed in: on to next. An application's sign-in (/oidc/authorize) ends
+ * in a redirect to the application's own address; browsers check such a
+ * redirect after a form against the form page's CSP (form-action 'self'),
+ * so that way goes through a page of its own instead. */
+static yz_status signed_in(http_req *r, const iam_login_result *res, const char *next, yz_err *e)
+{
+	if (http_set_cookie(r, "yz_sid", res->token, -1, true) != YZ_OK ||
+	    (http_cookie(r, "yz_mfa") && http_set_cookie(r, "yz_mfa", "", 0, true) != YZ_OK))
+		return yz_fail(e, YZ_EINTERNAL, "could not set the session cookie");
+	if (!strncmp(next, "/oidc/", 6))
+		return page(r, 200, "pages/oidc_continue", json_pack("{s:s}", "next", next), e);
+	http_redirect(r, next);
+	return YZ_OK;
+}
+
+/* The name authenticator apps show beside the account. */
+static const char *totp_issuer(http_req *r)
+{
+	const yz_app *app = app_of(r);
+	return jx_str(app->site, "portal_title", jx_str(app->site, "city_name", "Yizhan"));
+}
+
+static const char *with_next(http_req *r, const char *path, const char *next)
+{
+	char *enc = form_percent_encode(http_arena(r), next, strlen(next));
+	char *url = enc ? arena_printf(http_arena(r), "%s?next=%s", path, enc) : NULL;
+	return url ? url : path;
+}
+
 static yz_status login_post(http_req *r, yz_err *e)
 {
 	const form *f;
@@ -72,12 +102,18 @@ static yz_status login_post(http_req *r, yz_err *e)
 	const char *next = safe_next(form_get(f, "next"));
 	iam_login_result res;
 	yz_err le = {0};
-	st = iam_login(app_of(r)->db, &app_of(r)->policy, http_actor(r), login ? login : "",
-	               pw ? pw : "", http_header(r, "User-Agent"), &res, &le);
+	st = iam_login_ex(app_of(r)->db, &app_of(r)->policy, http_actor(r), login ? login : "",
+	                  pw ? pw : "", NULL, http_header(r, "User-Agent"), &res, &le);
+	if (st == YZ_OK && res.next_step == IAM_LOGIN_DONE)
+		return signed_in(r, &res, next, e);
 	if (st == YZ_OK) {
-		if (http_set_cookie(r, "yz_sid", res.token, -1, true) != YZ_OK)
-			return yz_fail(e, YZ_EINTERNAL, "could not set the session cookie");
-		http_redirect(r, next);
+		/* the password was right; the second factor (or setting it up) comes next */
+		if (http_set_cookie(r, "yz_mfa", res.pending, -1, true) != YZ_OK)
+			return yz_fail(e, YZ_EINTERNAL, "could not set the sign-in cookie");
+		http_redirect(r, with_next(r,
+		                           res.next_step == IAM_LOGIN_TOTP ? "/login/totp"
+		                                                           : "/login/totp/enrol",
+		                           next));
 		return YZ_OK;
 	}
 	if (st != YZ_EINVAL && st != YZ_EUNAUTH && st != YZ_ELOCKED && st != YZ_EFORBIDDEN) {
@@ -111,6 +147,192 @@ static yz_status logout_post(http_req *r, yz_err *e)
 	http_flash(r, "flash.signed_out");
 	http_redirect(r, "/");
 	return YZ_OK;
+}
+
+/* ---- the second factor of a sign-in ---- */
+
+/* The pending sign-in is gone (expired, too many wrong codes): start again. */
+static yz_status pending_gone(http_req *r, const char *next)
+{
+	if (http_set_cookie(r, "yz_mfa", "", 0, true) != YZ_OK)
+		return YZ_EINTERNAL;
+	http_flash(r, "login.totp_expired");
+	http_redirect(r, with_next(r, "/login", next));
+	return YZ_OK;
+}
+
+static json_t *totp_errors(http_req *r, const yz_err *fe)
+{
+	json_t *labels = json_pack("{s:s}", "code", http_t(r, "totp.code"));
+	json_t *d = http_error_data_with(r, fe, NULL, labels);
+	json_decref(labels);
+	return d;
+}
+
+static yz_status totp_form(http_req *r, int status, bool enrol, const char *next, const yz_err *fe,
+                           yz_err *e)
+{
+	json_t *d = json_object();
+	json_object_set_new(d, "values", json_pack("{s:s}", "next", next));
+	jx_set_bool(d, "enrol", enrol);
+	if (enrol) {
+		iam_totp_secret sec;
+		yz_err se = {0};
+		yz_status st = iam_login_enrol_secret(app_of(r)->db, http_cookie(r, "yz_mfa"),
+		                                      totp_issuer(r), &sec, &se);
+		if (st == YZ_EUNAUTH || st == YZ_ECONFLICT) {
+			json_decref(d);
+			return pending_gone(r, next);
+		}
+		if (st != YZ_OK) {
+			json_decref(d);
+			*e = se;
+			return st;
+		}
+		json_object_set_new(d, "secret",
+		                    json_pack("{s:s, s:s}", "secret", sec.secret, "uri", sec.uri));
+	}
+	if (fe)
+		json_object_set_new(d, "error", totp_errors(r, fe));
+	return page(r, status, "pages/totp_login", d, e);
+}
+
+static yz_status login_totp_get(http_req *r, yz_err *e)
+{
+	const char *next = safe_next(http_query(r, "next"));
+	if (!http_cookie(r, "yz_mfa"))
+		return pending_gone(r, next);
+	return totp_form(r, 200, false, next, NULL, e);
+}
+
+static yz_status login_enrol_get(http_req *r, yz_err *e)
+{
+	const char *next = safe_next(http_query(r, "next"));
+	if (!http_cookie(r, "yz_mfa"))
+		return pending_gone(r, next);
+	return totp_form(r, 200, true, next, NULL, e);
+}
+
+static yz_status login_totp_post_as(http_req *r, bool enrol, yz_err *e)
+{
+	const form *f;
+	yz_status st = http_form(r, &f, e);
+	if (st != YZ_OK)
+		return st;
+	const char *next = safe_next(form_get(f, "next"));
+	const char *code = form_get(f, "code");
+	iam_login_result res;
+	yz_err le = {0};
+	st = iam_login_totp(app_of(r)->db, &app_of(r)->policy, http_actor(r),
+	                    http_cookie(r, "yz_mfa"), code ? code : "",
+	                    http_header(r, "User-Agent"), &res, &le);
+	if (st == YZ_OK)
+		return signed_in(r, &res, next, e);
+	if (st == YZ_EUNAUTH && !le.nfield)
+		return pending_gone(r, next);
+	if (st != YZ_EINVAL && st != YZ_EUNAUTH && st != YZ_ELOCKED && st != YZ_EFORBIDDEN) {
+		*e = le;
+		return st;
+	}
+	if (!le.nfield) {
+		char msg[sizeof le.msg];
+		yz_strlcpy(msg, le.msg, sizeof msg);
+		yz_field(&le, "code", st == YZ_ELOCKED ? "locked" : "disabled", msg, NULL);
+		le.code = st;
+	}
+	return totp_form(r, yz_status_http(st), enrol, next, &le, e);
+}
+
+static yz_status login_totp_post(http_req *r, yz_err *e)
+{
+	return login_totp_post_as(r, false, e);
+}
+
+static yz_status login_enrol_post(http_req *r, yz_err *e)
+{
+	return login_totp_post_as(r, true, e);
+}
+
+/* ---- one's own TOTP ---- */
+
+static yz_status account_totp_show(http_req *r, int status, const iam_totp_secret *sec,
+                                   const yz_err *fe, const char *failed, yz_err *e)
+{
+	store_conn *c;
+	json_t *st_json;
+	yz_status st = store_reader(app_of(r)->db, &c, e);
+	if (st == YZ_OK)
+		st = iam_totp_status(c, &app_of(r)->policy, http_user_of(r)->id, &st_json, e);
+	if (st != YZ_OK)
+		return st;
+	json_t *d = json_object();
+	json_object_set_new(d, "totp", st_json);
+	iam_totp_secret again;
+	if (!sec && jx_bool(st_json, "pending", false) &&
+	    iam_totp_pending_secret(app_of(r)->db, http_actor(r), totp_issuer(r), &again, NULL) ==
+	        YZ_OK)
+		sec = &again;
+	if (sec)
+		json_object_set_new(
+		    d, "secret", json_pack("{s:s, s:s}", "secret", sec->secret, "uri", sec->uri));
+	if (fe) {
+		json_object_set_new(d, "error", totp_errors(r, fe));
+		jx_set_str(d, "failed_form", failed);
+	}
+	return page(r, status, "pages/totp_account", d, e);
+}
+
+static yz_status account_totp_get(http_req *r, yz_err *e)
+{
+	return account_totp_show(r, 200, NULL, NULL, NULL, e);
+}
+
+static yz_status account_totp_begin(http_req *r, yz_err *e)
+{
+	iam_totp_secret sec;
+	yz_err fe = {0};
+	yz_status st = iam_totp_begin(app_of(r)->db, http_actor(r), totp_issuer(r), &sec, &fe);
+	if (st == YZ_ECONFLICT)
+		return account_totp_show(r, 409, NULL, &fe, "begin", e);
+	if (st != YZ_OK) {
+		*e = fe;
+		return st;
+	}
+	return account_totp_show(r, 200, &sec, NULL, NULL, e);
+}
+
+static yz_status account_totp_code(http_req *r, bool confirm, yz_err *e)
+{
+	const form *f;
+	yz_status st = http_form(r, &f, e);
+	if (st != YZ_OK)
+		return st;
+	const char *code = form_get(f, "code");
+	yz_err fe = {0};
+	st = confirm ? iam_totp_confirm(app_of(r)->db, http_actor(r), code ? code : "", &fe)
+	             : iam_totp_remove(app_of(r)->db, &app_of(r)->policy, http_actor(r),
+	                               code ? code : "", &fe);
+	if (st == YZ_OK) {
+		http_flash(r, confirm ? "totp.flash_enrolled" : "totp.flash_removed");
+		http_redirect(r, "/account/totp");
+		return YZ_OK;
+	}
+	if (yz_status_http(st) >= 500) {
+		*e = fe;
+		return st;
+	}
+	return account_totp_show(r, yz_status_http(st), NULL, &fe, confirm ? "confirm" : "remove",
+	                         e);
+}
+
+static yz_status account_totp_confirm(http_req *r, yz_err *e)
+{
+	return account_totp_code(r, true, e);
+}
+
+static yz_status account_totp_remove(http_req *r, yz_err *e)
+{
+	return account_totp_code(r, false, e);
 }
 
 /* ---- own password ---- */
@@ -726,6 +948,22 @@ static const http_route page_routes[] = {
     {HTTP_GET, "/login", login_get, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 0, "Sign-in page"},
     {HTTP_POST, "/login", login_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 8192, "Sign in"},
     {HTTP_POST, "/logout", logout_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096, "Sign out"},
+    {HTTP_GET, "/login/totp", login_totp_get, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 0,
+     "Sign-in: the TOTP code"},
+    {HTTP_POST, "/login/totp", login_totp_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
+     "Sign-in: the TOTP code"},
+    {HTTP_GET, "/login/totp/enrol", login_enrol_get, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_SLOW, 0,
+     "Sign-in: set up TOTP first (roles that require it)"},
+    {HTTP_POST, "/login/totp/enrol", login_enrol_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, 0, 4096,
+     "Sign-in: confirm the new TOTP"},
+    {HTTP_GET, "/account/totp", account_totp_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
+     "One's TOTP (second factor)"},
+    {HTTP_POST, "/account/totp/begin", account_totp_begin, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 4096,
+     "Start setting up TOTP"},
+    {HTTP_POST, "/account/totp/confirm", account_totp_confirm, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0,
+     4096, "Confirm the new TOTP"},
+    {HTTP_POST, "/account/totp/remove", account_totp_remove, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0,
+     4096, "Remove one's TOTP"},
     {HTTP_GET, "/account/password", password_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
      "Change one's password"},
     {HTTP_POST, "/account/password", password_post, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 8192,
@@ -773,10 +1011,21 @@ yz_status iam_api_routes(yz_app *app, yz_err *e);
 
 yz_status iam_routes(yz_app *app, yz_err *e)
 {
-	yz_status st = iam_api_routes(app, e);
+	/* the second-factor rule comes from configuration (--totp-required-roles) */
+	app->policy.totp_required_roles = app->cfg.totp_required_roles;
+	yz_status st = YZ_OK;
+	/* serving (not `yizhan routes`): the keys that seal TOTP secrets and sign tokens */
+	if (app->db)
+		st = iam_keys_load(app->db, app->cfg.data, e);
+	if (st == YZ_OK)
+		st = iam_api_routes(app, e);
 	if (st == YZ_OK)
 		st = http_routes_add(app->http, page_routes,
 		                     (int)(sizeof page_routes / sizeof page_routes[0]), e);
+	if (st == YZ_OK)
+		st = iam_oidc_api_routes(app, e);
+	if (st == YZ_OK)
+		st = iam_oidc_page_routes(app, e);
 	if (st == YZ_OK)
 		http_add_nav(app->http, nav, (int)(sizeof nav / sizeof nav[0]));
 	return st;
