@@ -103,7 +103,6 @@ static yz_status enc_keys_create(http_req *r, yz_err *e)
 		snprintf(loc, sizeof loc, "/api/v1/pki/certs/%s/%s", jx_str(cert, "ca", ""),
 		         jx_str(cert, "serial", ""));
 		http_set_header(r, "Location", loc);
-		http_set_header(r, "Cache-Control", "no-store");
 		http_reply_json(r, 201, out);
 	}
 	return st;
@@ -228,7 +227,6 @@ static yz_status recovery_release(http_req *r, yz_err *e)
 	if (st == YZ_OK)
 		st = kmc_recovery_release(app->db, app->cfg.data, http_actor(r), id, &out, e);
 	if (st == YZ_OK) {
-		http_set_header(r, "Cache-Control", "no-store");
 		http_reply_json(r, 200, out);
 	}
 	return st;
