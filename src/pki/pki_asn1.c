@@ -239,6 +239,32 @@ void pki_der_utf8(pki_der *w, const char *s)
 	pki_der_put(w, PKI_DER_UTF8, s, strlen(s));
 }
 
+void pki_der_ia5(pki_der *w, const char *s)
+{
+	pki_der_put(w, PKI_DER_IA5, s, strlen(s));
+}
+
+void pki_der_bits(pki_der *w, const void *p, size_t n)
+{
+	static const unsigned char none = 0;
+	put_header(w, PKI_DER_BITS, n + 1);
+	put_bytes(w, &none, 1);
+	put_bytes(w, p, n);
+}
+
+void pki_der_utctime(pki_der *w, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	int64_t days = ms / 86400000, secs = ms % 86400000 / 1000;
+	int y, m, d;
+	clock_civil_from_days(days, &y, &m, &d);
+	char t[24];
+	int n = snprintf(t, sizeof t, "%02d%02d%02d%02d%02d%02dZ", y % 100, m, d,
+	                 (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+	pki_der_put(w, PKI_DER_UTCTIME, t, (size_t)n);
+}
+
 yz_status pki_der_done(pki_der *w)
 {
 	if (w->st == YZ_OK && w->depth != 0)
@@ -443,6 +469,42 @@ bool pki_tlv_gentime(const pki_tlv *t, int64_t *ms)
 		}
 	}
 	*ms = ((clock_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + s * 1000LL + frac;
+	return true;
+}
+
+bool pki_tlv_utctime(const pki_tlv *t, int64_t *ms)
+{
+	const unsigned char *p = t->v;
+	int y, mo, d, h, mi, s;
+	if (t->tag != PKI_DER_UTCTIME || t->n != 13 || p[12] != 'Z' || !num(p, 2, &y) ||
+	    !num(p + 2, 2, &mo) || !num(p + 4, 2, &d) || !num(p + 6, 2, &h) ||
+	    !num(p + 8, 2, &mi) || !num(p + 10, 2, &s))
+		return false;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
+		return false;
+	y += y < 50 ? 2000 : 1900;
+	*ms = ((clock_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000LL + s * 1000LL;
+	return true;
+}
+
+bool pki_tlv_bits(const pki_tlv *t, const unsigned char **p, size_t *n)
+{
+	if (t->tag != PKI_DER_BITS || t->n < 1 || t->v[0] != 0)
+		return false;
+	*p = t->v + 1;
+	*n = t->n - 1;
+	return true;
+}
+
+bool pki_tlv_ia5(const pki_tlv *t, char *out, size_t cap)
+{
+	if (t->tag != PKI_DER_IA5 || t->n >= cap)
+		return false;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i] == 0 || t->v[i] >= 0x80)
+			return false;
+	memcpy(out, t->v, t->n);
+	out[t->n] = '\0';
 	return true;
 }
 

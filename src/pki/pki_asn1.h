@@ -34,6 +34,9 @@
 #define PKI_DER_NULL    0x05
 #define PKI_DER_OID     0x06
 #define PKI_DER_UTF8    0x0c
+#define PKI_DER_PRINT   0x13
+#define PKI_DER_IA5     0x16
+#define PKI_DER_UTCTIME 0x17
 #define PKI_DER_GENTIME 0x18
 #define PKI_DER_SEQ     0x30
 #define PKI_DER_SET     0x31
@@ -77,6 +80,12 @@ void pki_der_gentime(pki_der *w, int64_t ms);
  * bits left out. */
 void pki_der_bit(pki_der *w, unsigned bit);
 void pki_der_utf8(pki_der *w, const char *s);
+void pki_der_ia5(pki_der *w, const char *s);
+/* A BIT STRING of whole bytes (no unused bits): signatures, hashes. */
+void pki_der_bits(pki_der *w, const void *p, size_t n);
+/* UTCTime "YYMMDDHHMMSSZ" (seconds; RFC 5652 §11.3 wants it for signingTime
+ * from 1950 to 2049, GeneralizedTime outside). */
+void pki_der_utctime(pki_der *w, int64_t ms);
 /* The first failure, or YZ_EINTERNAL when a value is still open. */
 YZ_MUST_USE yz_status pki_der_done(pki_der *w);
 
@@ -122,6 +131,13 @@ bool pki_tlv_oid_text(const pki_tlv *t, char *out, size_t cap);
 /* GeneralizedTime "YYYYMMDDHHMMSS[.f…]Z" (UTC, DER form) → ms since the
  * epoch (fractions below a millisecond dropped). */
 bool pki_tlv_gentime(const pki_tlv *t, int64_t *ms);
+/* UTCTime "YYMMDDHHMMSSZ" (DER form: seconds, Z) → ms; years 50–99 are 19xx. */
+bool pki_tlv_utctime(const pki_tlv *t, int64_t *ms);
+/* A BIT STRING of whole bytes: its bytes after the unused-bits octet. */
+bool pki_tlv_bits(const pki_tlv *t, const unsigned char **p, size_t *n);
+/* An IA5String (7-bit characters, no NUL) as text: false when it does not
+ * fit cap with its NUL. */
+bool pki_tlv_ia5(const pki_tlv *t, char *out, size_t cap);
 
 /* An AlgorithmIdentifier whose parameters are absent or NULL: its OID. */
 bool pki_rd_algid(pki_rd *r, pki_tlv *oid);

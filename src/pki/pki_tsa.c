@@ -35,8 +35,8 @@
  * {seconds 1} (the platform's clock is kept by chrony within well under a
  * second; one second is what we state), ordering false (left out: it is
  * the default), the request's nonce when it had one, and tsa naming the
- * signer's certificate subject. SignedData is encoded here, with our DER
- * writer, for both algorithms (OpenSSL 3.0's CMS and TS code cannot sign
+ * signer's certificate subject. SignedData is encoded by pki_cms.c, with our
+ * DER writer, for both algorithms (OpenSSL 3.0's CMS and TS code cannot sign
  * with SM2, DESIGN §7, and one encoder for both keeps them alike): version
  * 3, the digest (SM3 for SM2, SHA-256 for ECDSA), the TSTInfo as
  * encapsulated content, the TSA certificate when the request asked for it
@@ -72,24 +72,7 @@
 #include "audit/audit.h"
 #include "core/clock.h"
 #include "core/jx.h"
-#include "pki/pki_asn1.h"
-#include "pki/pki_int.h"
-
-#define OID_SIGNED_DATA     "1.2.840.113549.1.7.2"
-#define OID_TST_INFO        "1.2.840.113549.1.9.16.1.4"
-#define OID_CONTENT_TYPE    "1.2.840.113549.1.9.3"
-#define OID_MESSAGE_DIGEST  "1.2.840.113549.1.9.4"
-#define OID_SIGNING_CERT    "1.2.840.113549.1.9.16.2.12"
-#define OID_SIGNING_CERT_V2 "1.2.840.113549.1.9.16.2.47"
-#define OID_SM3             "1.2.156.10197.1.401"
-#define OID_SM2_SM3         "1.2.156.10197.1.501"
-#define OID_SM2_SIGN        "1.2.156.10197.1.301.1" /* GM/T 0010 peers put this one */
-#define OID_SHA1            "1.3.14.3.2.26"
-#define OID_SHA256          "2.16.840.1.101.3.4.2.1"
-#define OID_SHA384          "2.16.840.1.101.3.4.2.2"
-#define OID_SHA512          "2.16.840.1.101.3.4.2.3"
-#define OID_ECDSA_SHA256    "1.2.840.10045.4.3.2"
-#define OID_EC_PUBLIC_KEY   "1.2.840.10045.2.1"
+#include "pki/pki_cms.h"
 
 #define TSA_MAX       64
 #define TSA_REQ_MAX   (64 * 1024)
@@ -106,47 +89,6 @@ enum {
 	FAIL_UNACCEPTED_EXTENSION = 16,
 	FAIL_SYSTEM = 25,
 };
-
-typedef struct hash_alg {
-	const char *name, *oid;
-	size_t len;
-} hash_alg;
-
-static const hash_alg hashes[] = {
-    {"sm3", OID_SM3, 32},
-    {"sha256", OID_SHA256, 32},
-    {"sha384", OID_SHA384, 48},
-    {"sha512", OID_SHA512, 64},
-};
-
-static const hash_alg *hash_by_oid(const pki_tlv *oid)
-{
-	for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
-		if (pki_tlv_oid_is(oid, hashes[i].oid))
-			return &hashes[i];
-	return NULL;
-}
-
-static bool hash_data(const char *name, const void *p, size_t n, unsigned char *out)
-{
-	if (!strcmp(name, "sm3")) {
-		crypto_sm3(p, n, out);
-		return true;
-	}
-	if (!strcmp(name, "sha256")) {
-		crypto_sha256(p, n, out);
-		return true;
-	}
-	const EVP_MD *md = !strcmp(name, "sha384")   ? EVP_sha384()
-	                   : !strcmp(name, "sha512") ? EVP_sha512()
-	                   : !strcmp(name, "sha1")   ? EVP_sha1()
-	                                             : NULL;
-	if (!md || EVP_Digest(n ? p : "", n, out, NULL, md, NULL) != 1) {
-		ERR_clear_error();
-		return false;
-	}
-	return true;
-}
 
 static void hex_of(const unsigned char *p, size_t n, char *out, size_t cap)
 {
@@ -171,7 +113,6 @@ typedef struct tsa_rt {
 	X509 *cert;
 	unsigned char *der, *issuer, *subject, *serial; /* certificate; Names; INTEGER */
 	int der_len, issuer_len, subject_len, serial_len;
-	unsigned char cert_hash[32]; /* SM3 (SM2 signer) or SHA-256 (ECDSA) of der */
 	char subject_text[256];
 	char serial_hex[80];
 } tsa_rt;
@@ -255,10 +196,6 @@ static yz_status tsa_prepare(tsa_rt *t, const void *cert, size_t n, yz_err *e)
 		ERR_clear_error();
 		return yz_fail(e, YZ_ECRYPTO, "cannot encode the TSA certificate");
 	}
-	if (t->alg == CRYPTO_SM2)
-		crypto_sm3(t->der, (size_t)t->der_len, t->cert_hash);
-	else
-		crypto_sha256(t->der, (size_t)t->der_len, t->cert_hash);
 	pki_name_text(X509_get_subject_name(t->cert), t->subject_text, sizeof t->subject_text);
 	pki_serial_hex(X509_get0_serialNumber(t->cert), t->serial_hex, sizeof t->serial_hex);
 	if (X509_check_private_key(t->cert, crypto_key_evp(t->key)) != 1) {
@@ -568,7 +505,7 @@ yz_status pki_tsa_cert(const char *ca_name, buf *out, yz_err *e)
 /* ---- answering ---- */
 
 typedef struct tsa_req {
-	const hash_alg *hash;
+	const pki_hash *hash;
 	pki_tlv imprint; /* the whole MessageImprint, copied into the TSTInfo */
 	pki_tlv hashed;
 	bool has_policy, has_nonce, cert_req;
@@ -602,7 +539,7 @@ static int parse_req(const void *p, size_t n, tsa_req *q, char *why, size_t cap)
 		snprintf(why, cap, "messageImprint: {hashAlgorithm, hashedMessage} expected");
 		return FAIL_BAD_DATA_FORMAT;
 	}
-	if (!(q->hash = hash_by_oid(&oid))) {
+	if (!(q->hash = pki_hash_by_oid(&oid))) {
 		char text[80] = "?";
 		if (!pki_tlv_oid_text(&oid, text, sizeof text))
 			snprintf(text, sizeof text, "(not an OID)");
@@ -744,121 +681,20 @@ static void serial_text(const unsigned char serial[SERIAL_BYTES], char out[2 * S
 	out[k] = '\0';
 }
 
-static int cmp_der(const void *a, const void *b)
-{
-	const pki_der *x = *(pki_der *const *)a, *y = *(pki_der *const *)b;
-	size_t n = x->b.len < y->b.len ? x->b.len : y->b.len;
-	int c = memcmp(x->b.p, y->b.p, n);
-	return c ? c : (x->b.len > y->b.len) - (x->b.len < y->b.len);
-}
-
-/* ContentInfo{SignedData} over the TSTInfo tst, into token. */
+/* ContentInfo{SignedData} over the TSTInfo tst, into token (pki_cms.c). */
 static yz_status sign_token(const tsa_rt *t, bool with_cert, const void *tst, size_t tn,
                             pki_der *token, yz_err *e)
 {
-	bool sm2 = t->alg == CRYPTO_SM2;
-	const char *md_oid = sm2 ? OID_SM3 : OID_SHA256;
-	unsigned char md[32];
-	if (sm2)
-		crypto_sm3(tst, tn, md);
-	else
-		crypto_sha256(tst, tn, md);
-	/* the signed attributes, each on its own, then in DER SET OF order */
-	pki_der attr[3], *sorted[3], set;
-	for (int i = 0; i < 3; i++) {
-		pki_der_init(&attr[i], 4096);
-		sorted[i] = &attr[i];
-	}
-	pki_der_init(&set, 8192);
-	pki_der_begin(&attr[0], PKI_DER_SEQ);
-	pki_der_oid(&attr[0], OID_CONTENT_TYPE);
-	pki_der_begin(&attr[0], PKI_DER_SET);
-	pki_der_oid(&attr[0], OID_TST_INFO);
-	pki_der_end(&attr[0]);
-	pki_der_end(&attr[0]);
-	pki_der_begin(&attr[1], PKI_DER_SEQ);
-	pki_der_oid(&attr[1], OID_MESSAGE_DIGEST);
-	pki_der_begin(&attr[1], PKI_DER_SET);
-	pki_der_put(&attr[1], PKI_DER_OCTETS, md, sizeof md);
-	pki_der_end(&attr[1]);
-	pki_der_end(&attr[1]);
-	pki_der_begin(&attr[2], PKI_DER_SEQ); /* RFC 5816 */
-	pki_der_oid(&attr[2], OID_SIGNING_CERT_V2);
-	pki_der_begin(&attr[2], PKI_DER_SET);
-	pki_der_begin(&attr[2], PKI_DER_SEQ); /* SigningCertificateV2 */
-	pki_der_begin(&attr[2], PKI_DER_SEQ); /* certs */
-	pki_der_begin(&attr[2], PKI_DER_SEQ); /* ESSCertIDv2 */
-	if (sm2)                              /* SHA-256, the default, is left out */
-		pki_der_algid(&attr[2], OID_SM3, true);
-	pki_der_put(&attr[2], PKI_DER_OCTETS, t->cert_hash, sizeof t->cert_hash);
-	pki_der_end(&attr[2]);
-	pki_der_end(&attr[2]);
-	pki_der_end(&attr[2]);
-	pki_der_end(&attr[2]);
-	pki_der_end(&attr[2]);
-	yz_status st = YZ_OK;
-	for (int i = 0; i < 3 && st == YZ_OK; i++)
-		st = pki_der_done(&attr[i]);
-	qsort(sorted, 3, sizeof sorted[0], cmp_der);
-	pki_der_begin(&set, PKI_DER_SET);
-	for (int i = 0; i < 3; i++)
-		pki_der_raw(&set, sorted[i]->b.p, sorted[i]->b.len);
-	pki_der_end(&set);
-	if (st == YZ_OK)
-		st = pki_der_done(&set);
-	buf sig;
-	buf_init(&sig, 512);
-	if (st == YZ_OK)
-		st = crypto_sign(t->key, set.b.p, set.b.len, &sig, e);
-	else
-		st = yz_fail(e, st, "cannot encode the signed attributes");
-	if (st == YZ_OK) {
-		pki_der *w = token;
-		pki_der_begin(w, PKI_DER_SEQ); /* ContentInfo */
-		pki_der_oid(w, OID_SIGNED_DATA);
-		pki_der_begin(w, PKI_DER_CTX(0));
-		pki_der_begin(w, PKI_DER_SEQ); /* SignedData */
-		pki_der_small(w, 3);
-		pki_der_begin(w, PKI_DER_SET);
-		pki_der_algid(w, md_oid, true);
-		pki_der_end(w);
-		pki_der_begin(w, PKI_DER_SEQ); /* encapContentInfo */
-		pki_der_oid(w, OID_TST_INFO);
-		pki_der_begin(w, PKI_DER_CTX(0));
-		pki_der_put(w, PKI_DER_OCTETS, tst, tn);
-		pki_der_end(w);
-		pki_der_end(w);
-		if (with_cert) {
-			pki_der_begin(w, PKI_DER_CTX(0));
-			pki_der_raw(w, t->der, (size_t)t->der_len);
-			pki_der_end(w);
-		}
-		pki_der_begin(w, PKI_DER_SET); /* signerInfos */
-		pki_der_begin(w, PKI_DER_SEQ);
-		pki_der_small(w, 1);
-		pki_der_begin(w, PKI_DER_SEQ); /* issuerAndSerialNumber */
-		pki_der_raw(w, t->issuer, (size_t)t->issuer_len);
-		pki_der_raw(w, t->serial, (size_t)t->serial_len);
-		pki_der_end(w);
-		pki_der_algid(w, md_oid, true);
-		static const unsigned char implicit0 = PKI_DER_CTX(0); /* signedAttrs [0] */
-		pki_der_raw(w, &implicit0, 1);
-		pki_der_raw(w, set.b.p + 1, set.b.len - 1);
-		pki_der_algid(w, sm2 ? OID_SM2_SM3 : OID_ECDSA_SHA256, false);
-		pki_der_put(w, PKI_DER_OCTETS, sig.p, sig.len);
-		pki_der_end(w);
-		pki_der_end(w);
-		pki_der_end(w);
-		pki_der_end(w);
-		pki_der_end(w);
-		if ((st = pki_der_done(w)) != YZ_OK)
-			st = yz_fail(e, st, "cannot encode the time-stamp token");
-	}
-	buf_free(&sig);
-	pki_der_free(&set);
-	for (int i = 0; i < 3; i++)
-		pki_der_free(&attr[i]);
-	return st;
+	pki_cms_out p = {.key = t->key,
+	                 .cert = t->der,
+	                 .cert_len = (size_t)t->der_len,
+	                 .content_type = PKI_OID_TST_INFO,
+	                 .content = tst,
+	                 .content_len = tn,
+	                 .with_cert = with_cert};
+	yz_status st = pki_cms_sign(&p, token, e);
+	return st == YZ_OK ? YZ_OK
+	                   : yz_fail(e, st, "cannot encode the time-stamp token: %s", e->msg);
 }
 
 typedef struct log_job {
@@ -957,130 +793,25 @@ yz_status pki_tsa_answer(store *s, const void *req, size_t n, buf *out, yz_err *
 
 /* ---- our verifier ---- */
 
-typedef struct token {
-	pki_tlv digest_algs; /* SET */
-	pki_tlv tst;         /* the eContent OCTET STRING: v, n are the TSTInfo */
-	pki_tlv certs[8];
-	int ncerts;
-	pki_tlv sid_issuer, sid_serial;
-	pki_tlv digest_oid, sig_oid;
-	pki_tlv attrs; /* [0] */
-	pki_tlv sig;
-} token;
-
 #define BAD(why) yz_fail(e, YZ_EINVAL, "not a time-stamp token: %s", why)
 
-static yz_status parse_token(const pki_tlv *ci, token *k, yz_err *e)
+/* The token's SignedData: ours or any RFC 3161 token (version 3, a TSTInfo
+ * inside). */
+static yz_status parse_token(const pki_tlv *ci, pki_cms *k, yz_err *e)
 {
-	memset(k, 0, sizeof *k);
-	pki_rd r = pki_rd_in(ci);
-	pki_tlv t, sd, eci, sis, si;
-	if (!pki_rd_get(&r, PKI_DER_OID, &t) || !pki_tlv_oid_is(&t, OID_SIGNED_DATA))
-		return BAD("no SignedData");
-	if (!pki_rd_get(&r, PKI_DER_CTX(0), &t) || pki_rd_more(&r))
-		return BAD("ContentInfo");
-	pki_rd in0 = pki_rd_in(&t);
-	if (!pki_rd_get(&in0, PKI_DER_SEQ, &sd) || pki_rd_more(&in0))
-		return BAD("SignedData");
-	pki_rd s = pki_rd_in(&sd);
-	int64_t v;
-	if (!pki_rd_get(&s, PKI_DER_INT, &t) || !pki_tlv_small(&t, &v) || v != 3)
+	const char *why = pki_cms_parse(ci, k);
+	if (why)
+		return BAD(why);
+	if (k->version != 3)
 		return BAD("SignedData version is not 3");
-	if (!pki_rd_get(&s, PKI_DER_SET, &k->digest_algs))
-		return BAD("digestAlgorithms");
-	pki_rd da = pki_rd_in(&k->digest_algs);
-	while (pki_rd_more(&da))
-		if (!pki_rd_algid(&da, &t))
-			return BAD("digestAlgorithms");
-	if (!pki_rd_get(&s, PKI_DER_SEQ, &eci))
-		return BAD("encapContentInfo");
-	pki_rd ec = pki_rd_in(&eci);
-	if (!pki_rd_get(&ec, PKI_DER_OID, &t) || !pki_tlv_oid_is(&t, OID_TST_INFO))
+	if (!pki_tlv_oid_is(&k->content_type, PKI_OID_TST_INFO) || !k->has_content)
 		return BAD("the content is not a TSTInfo (id-ct-TSTInfo)");
-	if (!pki_rd_get(&ec, PKI_DER_CTX(0), &t) || pki_rd_more(&ec))
-		return BAD("encapContentInfo");
-	pki_rd oc = pki_rd_in(&t);
-	if (!pki_rd_get(&oc, PKI_DER_OCTETS, &k->tst) || pki_rd_more(&oc))
-		return BAD("eContent");
-	if (pki_rd_opt(&s, PKI_DER_CTX(0), &t)) {
-		pki_rd cs = pki_rd_in(&t);
-		while (pki_rd_more(&cs)) {
-			if (k->ncerts == 8 || !pki_rd_get(&cs, PKI_DER_SEQ, &k->certs[k->ncerts]))
-				return BAD("certificates");
-			k->ncerts++;
-		}
-	}
-	if (!pki_rd_get(&s, PKI_DER_SET, &sis) || pki_rd_more(&s))
-		return BAD("signerInfos (a time-stamp token has no CRLs)");
-	pki_rd sr = pki_rd_in(&sis);
-	if (!pki_rd_get(&sr, PKI_DER_SEQ, &si) || pki_rd_more(&sr))
-		return BAD("not exactly one SignerInfo");
-	pki_rd x = pki_rd_in(&si);
-	if (!pki_rd_get(&x, PKI_DER_INT, &t) || !pki_tlv_small(&t, &v) || v != 1)
-		return BAD("SignerInfo version is not 1 (issuerAndSerialNumber)");
-	if (!pki_rd_get(&x, PKI_DER_SEQ, &t))
-		return BAD("SignerInfo sid");
-	pki_rd ias = pki_rd_in(&t);
-	if (!pki_rd_get(&ias, PKI_DER_SEQ, &k->sid_issuer) ||
-	    !pki_rd_get(&ias, PKI_DER_INT, &k->sid_serial) || !pki_tlv_int_ok(&k->sid_serial) ||
-	    pki_rd_more(&ias))
-		return BAD("SignerInfo sid");
-	if (!pki_rd_algid(&x, &k->digest_oid))
-		return BAD("SignerInfo digestAlgorithm");
-	if (!pki_rd_get(&x, PKI_DER_CTX(0), &k->attrs))
-		return BAD("no signed attributes");
-	if (!pki_rd_algid(&x, &k->sig_oid))
-		return BAD("SignerInfo signatureAlgorithm");
-	if (!pki_rd_get(&x, PKI_DER_OCTETS, &k->sig) || pki_rd_more(&x))
-		return BAD("SignerInfo signature (unsigned attributes are not read)");
 	return YZ_OK;
-}
-
-/* The value of a signed attribute (its SET must hold exactly one). */
-static bool attr_value(const pki_tlv *attrs, const char *oid, pki_tlv *value, int *count)
-{
-	pki_rd r = pki_rd_in(attrs);
-	pki_tlv a, t, set;
-	*count = 0;
-	while (pki_rd_next(&r, &a)) {
-		pki_rd in = pki_rd_in(&a);
-		if (a.tag != PKI_DER_SEQ || !pki_rd_get(&in, PKI_DER_OID, &t) ||
-		    !pki_rd_get(&in, PKI_DER_SET, &set) || pki_rd_more(&in))
-			return false;
-		if (!pki_tlv_oid_is(&t, oid))
-			continue;
-		pki_rd vs = pki_rd_in(&set);
-		if (!pki_rd_next(&vs, value) || pki_rd_more(&vs))
-			return false;
-		(*count)++;
-	}
-	return !pki_rd_more(&r) && *count == 1;
-}
-
-/* The first certHash of a SigningCertificate(V2) value, and its algorithm. */
-static bool ess_first(const pki_tlv *value, bool v2, const char **alg, pki_tlv *hash)
-{
-	pki_rd r = pki_rd_in(value);
-	pki_tlv certs, id, oid;
-	if (!pki_rd_get(&r, PKI_DER_SEQ, &certs))
-		return false;
-	pki_rd c = pki_rd_in(&certs);
-	if (!pki_rd_get(&c, PKI_DER_SEQ, &id))
-		return false;
-	pki_rd in = pki_rd_in(&id);
-	*alg = v2 ? "sha256" : "sha1";
-	if (v2 && in.p < in.end && *in.p == PKI_DER_SEQ) {
-		const hash_alg *h;
-		if (!pki_rd_algid(&in, &oid) || !(h = hash_by_oid(&oid)))
-			return false;
-		*alg = h->name;
-	}
-	return pki_rd_get(&in, PKI_DER_OCTETS, hash);
 }
 
 typedef struct tst_info {
 	char policy[80], serial[80], hash_alg[16];
-	const hash_alg *hash;
+	const pki_hash *hash;
 	pki_tlv hashed;
 	int64_t gen_time;
 	double accuracy_s;
@@ -1110,7 +841,7 @@ static bool parse_tst(const pki_tlv *octets, tst_info *ti)
 	    !pki_rd_get(&in, PKI_DER_SEQ, &mi))
 		return false;
 	pki_rd m = pki_rd_in(&mi);
-	if (!pki_rd_algid(&m, &oid) || !(ti->hash = hash_by_oid(&oid)) ||
+	if (!pki_rd_algid(&m, &oid) || !(ti->hash = pki_hash_by_oid(&oid)) ||
 	    !pki_rd_get(&m, PKI_DER_OCTETS, &ti->hashed) || pki_rd_more(&m) ||
 	    ti->hashed.n != ti->hash->len)
 		return false;
@@ -1163,7 +894,7 @@ static bool same_bytes(const void *a, size_t an, const void *b, size_t bn)
 
 /* The signer's certificate: in the token, or one of our signers when the
  * token carries none. der and dn: its bytes as the token has them. */
-static yz_status find_signer(const token *k, X509 **out, const unsigned char **der, size_t *dn,
+static yz_status find_signer(const pki_cms *k, X509 **out, const unsigned char **der, size_t *dn,
                              yz_err *e)
 {
 	for (int i = 0; i < k->ncerts; i++) {
@@ -1255,7 +986,7 @@ yz_status pki_tsa_verify(const void *in, size_t n, const void *data, size_t dn, 
 	} else {
 		ci = top;
 	}
-	token k;
+	pki_cms k;
 	yz_status st = parse_token(&ci, &k, e);
 	if (st != YZ_OK)
 		return st;
@@ -1265,85 +996,21 @@ yz_status pki_tsa_verify(const void *in, size_t n, const void *data, size_t dn, 
 	if ((st = find_signer(&k, &x, &xder, &xn, e)) != YZ_OK)
 		return st;
 	crypto_key *key = NULL;
-	buf signed_attrs;
-	buf_init(&signed_attrs, TSA_TOKEN_MAX);
 	tst_info ti;
 	if ((st = crypto_key_from_evp(X509_get0_pubkey(x), &key, e)) != YZ_OK)
 		st = yz_fail(e, YZ_ECRYPTO, "the TSA certificate's key is neither SM2 nor P-256");
 	bool sm2 = st == YZ_OK && crypto_key_alg(key) == CRYPTO_SM2;
-	const char *md_name = sm2 ? "sm3" : "sha256";
-	/* the algorithms must be the ones the key signs with */
-	if (st == YZ_OK && !pki_tlv_oid_is(&k.digest_oid, sm2 ? OID_SM3 : OID_SHA256))
-		st = yz_fail(e, YZ_ECRYPTO, "the token's digest algorithm is not %s",
-		             sm2 ? "SM3 (the only digest of SM2)" : "SHA-256");
+	/* the signature over the signed attributes, which bind the TSTInfo
+	 * (messageDigest) and the TSA certificate (ESSCertIDv2) */
 	if (st == YZ_OK) {
-		bool listed = false;
-		pki_rd da = pki_rd_in(&k.digest_algs);
-		pki_tlv oid;
-		while (pki_rd_algid(&da, &oid))
-			listed = listed || pki_tlv_oid_is(&oid, sm2 ? OID_SM3 : OID_SHA256);
-		if (!listed)
-			st = yz_fail(e, YZ_ECRYPTO,
-			             "the signer's digest algorithm is not in digestAlgorithms");
-	}
-	if (st == YZ_OK && !(sm2 ? pki_tlv_oid_is(&k.sig_oid, OID_SM2_SM3) ||
-	                               pki_tlv_oid_is(&k.sig_oid, OID_SM2_SIGN)
-	                         : pki_tlv_oid_is(&k.sig_oid, OID_ECDSA_SHA256) ||
-	                               pki_tlv_oid_is(&k.sig_oid, OID_EC_PUBLIC_KEY)))
-		st = yz_fail(e, YZ_ECRYPTO, "the token's signature algorithm is not the key's (%s)",
-		             sm2 ? "SM2 with SM3" : "ECDSA with SHA-256");
-	/* the signature, over the signed attributes as a SET (RFC 5652 §5.4) */
-	if (st == YZ_OK) {
-		static const unsigned char set_tag = PKI_DER_SET;
-		if (buf_append(&signed_attrs, &set_tag, 1) != YZ_OK ||
-		    buf_append(&signed_attrs, k.attrs.raw + 1, k.attrs.rawn - 1) != YZ_OK)
-			st = yz_fail(e, YZ_ETOOBIG, "signed attributes too large");
-	}
-	if (st == YZ_OK &&
-	    crypto_verify(key, signed_attrs.p, signed_attrs.len, k.sig.v, k.sig.n, NULL) != YZ_OK)
-		st = yz_fail(
-		    e, YZ_ECRYPTO,
-		    "the token's signature does not verify with the TSA certificate's key%s",
-		    sm2 ? " (SM2, ID 1234567812345678)" : "");
-	/* the signed attributes bind the TSTInfo and the certificate */
-	pki_tlv value, hash;
-	int count = 0;
-	if (st == YZ_OK && (!attr_value(&k.attrs, OID_CONTENT_TYPE, &value, &count) ||
-	                    !pki_tlv_oid_is(&value, OID_TST_INFO)))
-		st = yz_fail(e, YZ_ECRYPTO, "the contentType attribute is not id-ct-TSTInfo");
-	if (st == YZ_OK) {
-		unsigned char md[64];
-		if (!attr_value(&k.attrs, OID_MESSAGE_DIGEST, &value, &count) ||
-		    value.tag != PKI_DER_OCTETS)
-			st = yz_fail(e, YZ_ECRYPTO, "no single messageDigest attribute");
-		else if (!hash_data(md_name, k.tst.v, k.tst.n, md) ||
-		         !same_bytes(md, 32, value.v, value.n))
+		unsigned char md[CRYPTO_SM3_LEN];
+		pki_cms_digest(key, k.content.v, k.content.n, md);
+		pki_cms_fail why = PKI_CMS_PASSED;
+		st = pki_cms_check(&k, key, xder, xn, md, true, "the token", &why, e);
+		if (why == PKI_CMS_FAIL_DIGEST)
 			st = yz_fail(e, YZ_ECRYPTO,
 			             "the messageDigest attribute does not match the TSTInfo (the "
 			             "time-stamp was altered)");
-	}
-	if (st == YZ_OK) {
-		const char *alg = NULL;
-		unsigned char h[64];
-		const hash_alg *ha = NULL;
-		bool v2 = attr_value(&k.attrs, OID_SIGNING_CERT_V2, &value, &count);
-		bool v1 =
-		    !v2 && count == 0 && attr_value(&k.attrs, OID_SIGNING_CERT, &value, &count);
-		if (!v1 && !v2)
-			st = yz_fail(
-			    e, YZ_ECRYPTO,
-			    "no single signing-certificate attribute (RFC 5816 ESSCertIDv2)");
-		else if (!ess_first(&value, v2, &alg, &hash))
-			st = yz_fail(e, YZ_ECRYPTO,
-			             "the signing-certificate attribute does not parse");
-		for (size_t i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
-			if (alg && !strcmp(hashes[i].name, alg))
-				ha = &hashes[i];
-		size_t hl = ha ? ha->len : 20;
-		if (st == YZ_OK &&
-		    (!hash_data(alg, xder, xn, h) || !same_bytes(h, hl, hash.v, hash.n)))
-			st = yz_fail(e, YZ_ECRYPTO,
-			             "the signing-certificate attribute names another certificate");
 	}
 	/* the TSA certificate: for time-stamping, issued by the CA */
 	if (st == YZ_OK && !tsa_eku(x))
@@ -1370,14 +1037,14 @@ yz_status pki_tsa_verify(const void *in, size_t n, const void *data, size_t dn, 
 				             "the TSA certificate: %s", ce.msg);
 		}
 	}
-	if (st == YZ_OK && !parse_tst(&k.tst, &ti))
+	if (st == YZ_OK && !parse_tst(&k.content, &ti))
 		st = yz_fail(e, YZ_EINVAL, "the TSTInfo does not parse");
 	if (st == YZ_OK && (ti.gen_time < pki_asn1_ms(X509_get0_notBefore(x)) - 1000 ||
 	                    ti.gen_time > pki_asn1_ms(X509_get0_notAfter(x))))
 		st = yz_fail(e, YZ_ECRYPTO, "genTime is outside the TSA certificate's validity");
 	if (st == YZ_OK && data) {
 		unsigned char h[64];
-		if (!hash_data(ti.hash->name, data, dn, h) ||
+		if (!pki_hash_data(ti.hash->name, data, dn, h) ||
 		    !same_bytes(h, ti.hash->len, ti.hashed.v, ti.hashed.n))
 			st = yz_fail(e, YZ_ECRYPTO,
 			             "the data's %s hash differs from the token's message imprint",
@@ -1409,7 +1076,6 @@ yz_status pki_tsa_verify(const void *in, size_t n, const void *data, size_t dn, 
 			jx_set_str(o, "status", status);
 		*info = o;
 	}
-	buf_free(&signed_attrs);
 	crypto_key_free(key);
 	X509_free(x);
 	return st;
