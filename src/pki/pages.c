@@ -2,7 +2,8 @@
  * pages.c — the PKI's pages: the public certificate repository (证书信息库:
  * the CAs with their certificates, CRLs and the OCSP address), and for the
  * CA operators the certificate search, one certificate with its revoke,
- * suspend and resume forms, and the issue form for a PKCS#10 request. The
+ * suspend and resume forms, and the issue form for a PKCS#10 request; for
+ * everyone signed in 我的证书 (the certificates one holds, to download). The
  * same pki functions serve the JSON API (api.c).
  *
  * Threads: the GET pages only read (store_reader, the CAs in memory); the
@@ -568,6 +569,49 @@ static yz_status issue_post(http_req *r, yz_err *e)
 	return issue_page(r, 400, http_form_json(f), &fe, e);
 }
 
+/* ---- 我的证书 ---- */
+
+/* The signed-in holder's own certificates (as GET /api/v1/pki/mine), each
+ * with its download from the holder's own API route. */
+static yz_status mine_page(http_req *r, yz_err *e)
+{
+	json_t *f = json_pack("{s:I, s:i}", "holder_user", (json_int_t)http_actor(r)->user_id,
+	                      "limit", 200);
+	const char *b = http_query(r, "before");
+	int64_t before = 0;
+	if (b && slice_to_i64(slice_of(b), &before) == YZ_OK && before > 0)
+		jx_set_int(f, "before", before);
+	store_conn *c;
+	json_t *list = NULL, *profiles = NULL;
+	yz_status st = store_reader(app_of(r)->db, &c, e);
+	if (st == YZ_OK)
+		st = pki_cert_list(c, f, &list, e);
+	if (st == YZ_OK)
+		st = pki_profiles_get(c, &profiles, e);
+	json_decref(f);
+	if (st != YZ_OK) {
+		json_decref(list);
+		return st;
+	}
+	json_t *cas = pki_ca_index();
+	size_t i;
+	json_t *x;
+	json_array_foreach (json_object_get(list, "items"), i, x) {
+		label_cert(x);
+		jx_set_str(x, "ca_title", title_of(cas, jx_str(x, "ca", "")));
+		jx_set_str(x, "profile_title", title_of(profiles, jx_str(x, "profile", "")));
+		char url[160];
+		snprintf(url, sizeof url, "/api/v1/pki/mine/%s/%s.crt", jx_str(x, "ca", ""),
+		         jx_str(x, "serial", ""));
+		jx_set_str(x, "download", url);
+	}
+	json_decref(cas);
+	json_decref(profiles);
+	json_t *d = json_object();
+	json_object_set_new(d, "list", list);
+	return http_reply_page(r, 200, "pages/pki_mine", d, e);
+}
+
 static const http_route routes[] = {
     {HTTP_GET, "/pki", repo_page, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_PAGE, 0,
      "The certificate repository: the CAs, their certificates and CRLs, the OCSP address"},
@@ -583,11 +627,14 @@ static const http_route routes[] = {
      "The issue form"},
     {HTTP_POST, "/pki/issue", issue_post, "pki.issue", HTTP_SCOPE_NONE, HTTP_PAGE, 64u << 10,
      "Issue a certificate from a PKCS#10 request"},
+    {HTTP_GET, "/pki/mine", mine_page, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, HTTP_PAGE, 0,
+     "My certificates: the ones I hold, to download"},
 };
 
 static const http_nav nav[] = {
     {"workbench", "nav.pki_issue", "/pki/issue", "pki.issue", 70},
     {"workbench", "nav.pki_certs", "/pki/certs", "pki.read", 75},
+    {"workbench", "nav.pki_mine", "/pki/mine", HTTP_SIGNED_IN, 85},
 };
 
 yz_status pki_routes(yz_app *app, yz_err *e)
