@@ -3,12 +3,14 @@
  * the CAs with their certificates, CRLs and the OCSP address), and for the
  * CA operators the certificate search, one certificate with its revoke,
  * suspend and resume forms, and the issue form for a PKCS#10 request; for
- * everyone signed in 我的证书 (the certificates one holds, to download). The
- * same pki functions serve the JSON API (api.c).
+ * everyone signed in 我的证书 (the certificates one holds, to download);
+ * and 数字证书登录, the sign-in page for a TLS client certificate. The same
+ * pki functions serve the JSON API (api.c).
  *
  * Threads: the GET pages only read (store_reader, the CAs in memory); the
- * POST handlers issue, revoke and resume, which write durably, and so run on
- * the workers as every POST does.
+ * POST handlers issue, revoke and resume, or open a session (certificate
+ * sign-in), which write durably, and so run on the workers as every POST
+ * does.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,7 @@
 #include "core/clock.h"
 #include "core/jx.h"
 #include "core/slice.h"
-#include "pki/pki.h"
+#include "pki/pki_int.h"
 
 static yz_app *app_of(http_req *r)
 {
@@ -612,6 +614,253 @@ static yz_status mine_page(http_req *r, yz_err *e)
 	return http_reply_page(r, 200, "pages/pki_mine", d, e);
 }
 
+/* ---- 数字证书登录 ---- */
+
+/* Only local paths, never //host or a scheme (as the password sign-in). */
+static const char *safe_next(const char *next)
+{
+	if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strchr(next, ':'))
+		return "/workbench";
+	return next;
+}
+
+/* s percent-encoded for a query value (unreserved characters and '/' as they are). */
+static void query_escape(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+	for (; *s && n + 4 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
+		    ch == '/') {
+			out[n++] = (char)ch;
+		} else {
+			out[n++] = '%';
+			out[n++] = hex[ch >> 4];
+			out[n++] = hex[ch & 15];
+		}
+	}
+	out[n] = '\0';
+}
+
+/* The host of an authority ("example.cn:8080", "[::1]:8080") when it is a
+ * plain host name or address; false for anything else. */
+static bool host_of(const char *authority, char *out, size_t cap)
+{
+	if (!authority || !*authority)
+		return false;
+	size_t n;
+	if (authority[0] == '[') {
+		const char *end = strchr(authority, ']');
+		if (!end)
+			return false;
+		n = (size_t)(end - authority) + 1;
+	} else {
+		const char *colon = strchr(authority, ':');
+		n = colon ? (size_t)(colon - authority) : strlen(authority);
+	}
+	if (n == 0 || n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = authority[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		          (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '[' ||
+		          ch == ']' || (ch == ':' && authority[0] == '[');
+		if (!ok)
+			return false;
+	}
+	memcpy(out, authority, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Where this page is over HTTPS: the host the browser asked for (or the TLS
+ * listener's own, when it names one), at the TLS port; "" without a TLS
+ * listener. */
+static void https_url(http_req *r, const char *next, char *out, size_t cap)
+{
+	out[0] = '\0';
+	int port = http_server_tls_port(http_server_of(r));
+	if (port <= 0)
+		return;
+	char host[256];
+	if (!host_of(http_header(r, "Host"), host, sizeof host)) {
+		const char *l = app_of(r)->cfg.tls_listen;
+		if (!host_of(l, host, sizeof host) || !strcmp(host, "0.0.0.0") ||
+		    !strcmp(host, "[::]"))
+			return;
+	}
+	char q[600];
+	query_escape(next, q, sizeof q);
+	int n = -1;
+	if (strcmp(next, "/workbench") != 0)
+		n = snprintf(out, cap, "https://%s:%d/login/certificate?next=%s", host, port, q);
+	if (n < 0 || (size_t)n >= cap) /* the default, or a next too long to carry */
+		snprintf(out, cap, "https://%s:%d/login/certificate", host, port);
+}
+
+/* What a page shows of the client certificate: subject, CN, issuer (the CA's
+ * title when it is one of ours), serial, validity. NULL when it does not
+ * parse. */
+static json_t *client_cert_info(const void *der, size_t n)
+{
+	X509 *x = pki_x509_parse(der, n);
+	if (!x)
+		return NULL;
+	json_t *o = json_object();
+	char text[1024];
+	pki_name_text(X509_get_subject_name(x), text, sizeof text);
+	jx_set_str(o, "subject", text);
+	pki_name_text(X509_get_issuer_name(x), text, sizeof text);
+	jx_set_str(o, "issuer", text);
+	pki_serial_hex(X509_get0_serialNumber(x), text, sizeof text);
+	jx_set_str(o, "serial", text);
+	int at = X509_NAME_get_index_by_NID(X509_get_subject_name(x), NID_commonName, -1);
+	if (at >= 0) {
+		unsigned char *cn = NULL;
+		int len = ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(
+		                                       X509_get_subject_name(x), at)));
+		if (len > 0) {
+			json_object_set_new(o, "cn", json_stringn((const char *)cn, (size_t)len));
+			jx_set_bool(o, "cn_latin", latin_text(jx_str(o, "cn", "")));
+		}
+		OPENSSL_free(cn);
+	}
+	for (int i = 0; i < pki_ca_count(); i++) {
+		pki_ca_rt *ca = pki_ca_at(i);
+		if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(ca->cert)) == 0)
+			jx_set_str(o, "ca_title", ca->title);
+	}
+	clock_format_city_human(pki_asn1_ms(X509_get0_notBefore(x)), text, sizeof text);
+	jx_set_str(o, "not_before", text);
+	clock_format_city_human(pki_asn1_ms(X509_get0_notAfter(x)), text, sizeof text);
+	jx_set_str(o, "not_after", text);
+	X509_free(x);
+	return o;
+}
+
+/* A refused sign-in in words, from the error's code and message
+ * (pki_login_check, iam_login_verified); a revoked certificate names its
+ * reason. */
+static void refusal_text(http_req *r, const yz_err *le, char *out, size_t cap)
+{
+	const char *m = le->msg, *key = "pki.login.refused.other", *label = "";
+	char reason[48] = "", k[96];
+	if (le->code == YZ_EFORBIDDEN && strstr(m, "revoked")) {
+		key = "pki.login.refused.revoked";
+		const char *p = strrchr(m, '('), *q = p ? strchr(p, ')') : NULL;
+		if (p && q && (size_t)(q - p - 1) < sizeof reason) {
+			memcpy(reason, p + 1, (size_t)(q - p - 1));
+			reason[q - p - 1] = '\0';
+		}
+		snprintf(k, sizeof k, "pki.reason.%s", reason[0] ? reason : "unspecified");
+		label = http_t(r, k);
+		if (!strcmp(label, k))
+			label = reason;
+	} else if (le->code == YZ_EFORBIDDEN && strstr(m, "suspended")) {
+		key = "pki.login.refused.suspended";
+	} else if (le->code == YZ_EFORBIDDEN) {
+		key = "pki.login.refused.disabled";
+	} else if (le->code == YZ_ELOCKED) {
+		key = "pki.login.refused.locked";
+	} else if (strstr(m, "expired")) {
+		key = "pki.login.refused.expired";
+	} else if (strstr(m, "not valid yet")) {
+		key = "pki.login.refused.not_yet";
+	} else if (strstr(m, "not issued by a CA of this platform") || strstr(m, "register")) {
+		key = "pki.login.refused.not_ours";
+	} else if (strstr(m, "signature")) {
+		key = "pki.login.refused.signature";
+	} else if (strstr(m, "clientAuth")) {
+		key = "pki.login.refused.usage";
+	} else if (strstr(m, "account")) {
+		key = "pki.login.refused.no_account";
+	} else if (strstr(m, "no client certificate") || strstr(m, "does not parse")) {
+		key = "pki.login.refused.no_cert";
+	}
+	fill(http_t(r, key), label, "", out, cap);
+}
+
+/* The sign-in page: the client certificate with the button, or how to get
+ * one here; err (a refusal) as the summary, with the technical reason. */
+static yz_status cert_login_page(http_req *r, int status, const char *next, const yz_err *err,
+                                 yz_err *e)
+{
+	json_t *d = json_object();
+	size_t n = 0;
+	const void *der = http_client_cert(r, &n);
+	json_t *cert = der ? client_cert_info(der, n) : NULL;
+	jx_set_bool(d, "tls", http_is_tls(r));
+	if (cert)
+		json_object_set_new(d, "cert", cert);
+	char url[800];
+	https_url(r, next, url, sizeof url);
+	jx_set_str(d, "https_url", url);
+	char q[600], login[640];
+	query_escape(next, q, sizeof q);
+	snprintf(login, sizeof login, "/login?next=%s", q);
+	jx_set_str(d, "login_href", login);
+	json_object_set_new(d, "values", json_pack("{s:s}", "next", next));
+	if (err) {
+		char text[512];
+		refusal_text(r, err, text, sizeof text);
+		json_t *ed = json_pack("{s:s, s:[{s:s, s:s}], s:{}, s:s}", "message", text,
+		                       "errors", "href", cert ? "#cert-summary" : "#how-title",
+		                       "text", text, "error_map", "detail", err->msg);
+		json_object_set_new(d, "error", ed);
+	}
+	return http_reply_page(r, status, "pages/pki_login", d, e);
+}
+
+static yz_status cert_login_get(http_req *r, yz_err *e)
+{
+	const char *next = safe_next(http_query(r, "next"));
+	if (http_user_of(r)) {
+		http_redirect(r, next);
+		return YZ_OK;
+	}
+	return cert_login_page(r, 200, next, NULL, e);
+}
+
+/* The TLS client certificate signs its holder in (as POST
+ * /api/v1/session/certificate without a body): a session cookie and on to
+ * next; a refusal shows the page again with the reason. */
+static yz_status cert_login_post(http_req *r, yz_err *e)
+{
+	yz_app *app = app_of(r);
+	const form *f;
+	yz_status st = http_form(r, &f, e);
+	if (st != YZ_OK)
+		return st;
+	const char *next = safe_next(form_get(f, "next"));
+	size_t n = 0;
+	const void *der = http_client_cert(r, &n);
+	int64_t user = 0;
+	char ref[128] = "";
+	yz_err le = {0};
+	if (!der)
+		st = yz_fail(&le, YZ_EUNAUTH, "no client certificate: connect over HTTPS with one");
+	else
+		st = pki_login_check(app->db, der, n, &user, ref, sizeof ref, &le);
+	iam_login_result res;
+	if (st == YZ_OK)
+		st = iam_login_verified(app->db, &app->policy, http_actor(r), user,
+		                        "tls-certificate", ref, http_header(r, "User-Agent"), &res,
+		                        &le);
+	if (st == YZ_OK) {
+		if (http_set_cookie(r, "yz_sid", res.token, -1, true) != YZ_OK)
+			return yz_fail(e, YZ_EINTERNAL, "could not set the session cookie");
+		http_redirect(r, next);
+		return YZ_OK;
+	}
+	if (st != YZ_EUNAUTH && st != YZ_EFORBIDDEN && st != YZ_ELOCKED) {
+		*e = le;
+		return st;
+	}
+	return cert_login_page(r, yz_status_http(st), next, &le, e);
+}
+
 static const http_route routes[] = {
     {HTTP_GET, "/pki", repo_page, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_PAGE, 0,
      "The certificate repository: the CAs, their certificates and CRLs, the OCSP address"},
@@ -629,6 +878,10 @@ static const http_route routes[] = {
      "Issue a certificate from a PKCS#10 request"},
     {HTTP_GET, "/pki/mine", mine_page, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, HTTP_PAGE, 0,
      "My certificates: the ones I hold, to download"},
+    {HTTP_GET, "/login/certificate", cert_login_get, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_PAGE, 0,
+     "Sign in by certificate: the TLS client certificate, or how to get one"},
+    {HTTP_POST, "/login/certificate", cert_login_post, HTTP_PUBLIC, HTTP_SCOPE_NONE, HTTP_PAGE,
+     8192, "Sign in with the TLS client certificate"},
 };
 
 static const http_nav nav[] = {
