@@ -87,6 +87,7 @@ test(`sign-in answers 201 with a CSRF token and an HttpOnly yz_sid cookie (${bac
 	assert.deepEqual(am.roles.map((r) => [r.role, r.scope_code]), [['sys_admin', '520100']]);
 	assert.deepEqual(am.permissions, {
 		'flow.admin': ['/1/'],
+		'iam.client.manage': ['/1/'],
 		'iam.org.manage': ['/1/'],
 		'iam.org.read': ['/1/'],
 		'iam.user.manage': ['/1/'],

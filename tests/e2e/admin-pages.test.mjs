@@ -54,8 +54,8 @@ test(`admin: users (search, one user), the organisation tree, a new organisation
 		const nav = await sideNav(page);
 		assert.deepEqual(
 			nav.sections['系统管理']?.map((l) => l.text),
-			['用户管理', '机构管理', '流程定义', '工作日历', '通知发件箱'],
-			'admin manages users, organisations and operations, not roles or audit (三员分立)'
+			['用户管理', '机构管理', '应用接入', '流程定义', '工作日历', '通知发件箱'],
+			'admin manages users, organisations, applications and operations, not roles or audit (三员分立)'
 		);
 
 		await visit(page, srv.url, '/admin/users');
