@@ -196,7 +196,7 @@ test(`admin creates a civil servant who can then sign in; secadmin grants 经办
 		const nav = await sideNav(user);
 		assert.deepEqual(
 			nav.sections['我的工作']?.map((l) => l.text),
-			['工作台', '我的待办', '发起办件', '消息通知', '本单位监察', '修改密码'],
+			['工作台', '我的待办', '发起办件', '消息通知', '本单位监察', '我的证书', '修改密码'],
 			JSON.stringify(nav)
 		);
 		// 经办人 may read organisations

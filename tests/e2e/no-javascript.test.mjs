@@ -64,7 +64,7 @@ test(`without JavaScript: sign in (after a wrong password), the workbench, sign 
 		assert.equal((await page.locator('main .lead').innerText()).trim(), '您好，' + user.name);
 		assert.equal((await page.locator('header .header-user').innerText()).trim(), user.name);
 		const nav = await sideNav(page);
-		assert.deepEqual(nav.sections['我的工作']?.map((l) => l.text), ['工作台', '我的待办', '发起办件', '消息通知', '本单位监察', '修改密码']);
+		assert.deepEqual(nav.sections['我的工作']?.map((l) => l.text), ['工作台', '我的待办', '发起办件', '消息通知', '本单位监察', '我的证书', '修改密码']);
 		await findings.axe(page, 'the workbench (no JavaScript)');
 
 		// 长辈模式 is a plain form too.
