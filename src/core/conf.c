@@ -63,8 +63,9 @@ static const opt opts[] = {
     B(secure_cookies, "mark cookies Secure (when served behind TLS)"),
     S(public_url, "the platform's public base URL, the OpenID Connect issuer (default "
                   "http://<listen address>)"),
-    S(totp_required_roles, "roles whose holders must sign in with TOTP, comma-separated (e.g. "
-                           "sys_admin,sec_admin,auditor for 等保 level 3)"),
+    S(totp_required_roles, "roles whose holders must sign in with TOTP, comma-separated "
+                           "(default sys_admin,sec_admin,auditor: the 三员 of 等保 level 3; empty: "
+                           "none)"),
     S(tls_listen, "also serve HTTPS on host:port (needs --tls-cert and --tls-key); client "
                   "certificates are asked for, for certificate sign-in"),
     S(tls_cert, "PEM file with the HTTPS server certificate (and its chain)"),
@@ -78,6 +79,9 @@ void conf_defaults(yz_config *c)
 	memset(c, 0, sizeof *c);
 	yz_strlcpy(c->data, "var", sizeof c->data);
 	yz_strlcpy(c->listen, "127.0.0.1:8080", sizeof c->listen);
+	/* 等保 level 3: two factors for the privileged roles, unless told otherwise */
+	yz_strlcpy(c->totp_required_roles, "sys_admin,sec_admin,auditor",
+	           sizeof c->totp_required_roles);
 	yz_strlcpy(c->web, "web", sizeof c->web);
 	yz_strlcpy(c->packs, "packs", sizeof c->packs);
 	yz_strlcpy(c->log_level, "info", sizeof c->log_level);

@@ -169,6 +169,9 @@ function spawnServe(h) {
 	const args = ['serve', '--data', h.dataDir];
 	if (h.db) args.push('--db', h.db);
 	args.push('--listen', '127.0.0.1:0', '--log-level', 'warn');
+	// The 三员 need TOTP by default (等保 level 3); tests sign them in with passwords unless a test asks
+	// for the rule (tests/api/totp.test.mjs passes the roles again in extraArgs, which come later).
+	args.push('--totp-required-roles', '');
 	if (h.testClock) args.push('--test-clock');
 	args.push(...h.extraArgs);
 
