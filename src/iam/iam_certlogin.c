@@ -31,20 +31,18 @@ static yz_status cert_login_fn(store_conn *tx, void *arg, yz_err *e)
 	                          a, 3, e);
 	char ua[201];
 	yz_strlcpy(ua, j->user_agent ? j->user_agent : "", sizeof ua);
-	store_val s[] = {sv_text(j->session_id),
-	                 sv_int(j->user_id),
-	                 sv_text(j->csrf),
-	                 sv_int(now),
-	                 sv_int(now),
-	                 sv_int(now + (int64_t)j->p->session_max_hours * 3600000),
-	                 sv_text(j->who.ip),
-	                 sv_text(ua)};
+	store_val s[] = {sv_text(j->session_id), sv_int(j->user_id), sv_text(j->csrf), sv_int(now),
+	                 sv_int(now), sv_int(now + (int64_t)j->p->session_max_hours * 3600000),
+	                 sv_text(j->who.ip), sv_text(ua),
+	                 /* RFC 8176: a key in hardware (a USB key signing a challenge)
+	                  * or in software (a browser's TLS client certificate) */
+	                 sv_text(!strcmp(j->method, "sm2-challenge") ? "hwk" : "swk")};
 	if (st == YZ_OK)
-		st = store_exec(tx,
-		                "INSERT INTO iam_session (id, user_id, csrf, created_at, "
-		                "last_seen, expires_at, "
-		                "ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		                s, SV_N(s), e);
+		st = store_exec(
+		    tx,
+		    "INSERT INTO iam_session (id, user_id, csrf, created_at, last_seen, "
+		    "expires_at, ip, user_agent, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    s, SV_N(s), e);
 	if (st != YZ_OK)
 		return st;
 	char obj[64];
