@@ -99,6 +99,8 @@ static const iam_perm_decl pki_perms[] = {
     {"pki.manage", "perm.pki.manage"},
     {"pki.kmc.manage", "perm.pki.kmc.manage"},
     {"pki.kmc.approve", "perm.pki.kmc.approve"},
+    {"pki.seal.manage", "perm.pki.seal.manage"},
+    {"pki.seal.use", "perm.pki.seal.use"},
 };
 
 /* The certificate profiles shipped with this release. */

@@ -255,4 +255,7 @@ int pki_cli_run(store *s, const char *data_dir, const char *profiles_file, int a
 /* The key management centre (data keys, encryption key pairs, recovery). */
 #include "pki/kmc.h"
 
+/* Signatures of files and electronic seals (GB/T 38540), and our verifier. */
+#include "pki/pki_sign.h"
+
 #endif

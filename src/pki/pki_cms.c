@@ -307,9 +307,18 @@ const char *pki_cms_parse(const pki_tlv *ci, pki_cms *k)
 		pki_rd ur = pki_rd_in(&k->unsigned_attrs);
 		if (!pki_rd_more(&ur))
 			return "unsignedAttrs is empty";
-		while (pki_rd_more(&ur))
+		while (pki_rd_more(&ur)) {
+			pki_tlv oid, set, one;
 			if (!pki_rd_get(&ur, PKI_DER_SEQ, &a))
 				return "unsignedAttrs";
+			pki_rd ar = pki_rd_in(&a);
+			if (!pki_rd_get(&ar, PKI_DER_OID, &oid) ||
+			    !pki_rd_get(&ar, PKI_DER_SET, &set) || pki_rd_more(&ar))
+				return "unsignedAttrs: an Attribute";
+			pki_rd vr = pki_rd_in(&set);
+			if (!pki_rd_next(&vr, &one))
+				return "unsignedAttrs: an Attribute without a value";
+		}
 	}
 	if (pki_rd_more(&x))
 		return "SignerInfo: unexpected fields";
