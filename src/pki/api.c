@@ -456,5 +456,8 @@ yz_status pki_api_routes(yz_app *app, yz_err *e)
 {
 	yz_status st =
 	    http_routes_add(app->http, routes, (int)(sizeof routes / sizeof routes[0]), e);
-	return st == YZ_OK ? kmc_api_routes(app, e) : st;
+	if (st == YZ_OK)
+		st = kmc_api_routes(app, e);
+	/* signatures, electronic seals and the public verifier (seal_api.c) */
+	return st == YZ_OK ? pki_seal_api_routes(app, e) : st;
 }

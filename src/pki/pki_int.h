@@ -98,4 +98,11 @@ YZ_MUST_USE yz_status pki_crl_resign(store *s, pki_ca_rt *ca, yz_err *e);
 YZ_MUST_USE yz_status pki_tsa_load(store *s, const char *data_dir, yz_err *e);
 void pki_tsa_unload(void);
 
+/* ---- signatures and seals over HTTP (seal_api.c, seal_pages.c) ---- */
+/* The JSON API (api.c's pki_api_routes calls it) and the pages (pages.c's
+ * pki_routes). */
+struct yz_app;
+YZ_MUST_USE yz_status pki_seal_api_routes(struct yz_app *app, yz_err *e);
+YZ_MUST_USE yz_status pki_seal_page_routes(struct yz_app *app, yz_err *e);
+
 #endif
