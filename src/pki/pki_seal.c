@@ -44,7 +44,10 @@
  *
  * The verifier checks, and names the first that fails: the format (version
  * 4, "ES"), the signature over toSign with the signer's certificate, that
- * certificate among the seal's certList, the maker's signature on the seal,
+ * certificate among the seal's certList, that the seal is one this platform
+ * made (its DER as recorded under its esID: a seal made elsewhere, or by
+ * someone who merely holds one of our certificates, is not taken), the
+ * maker's signature on the seal,
  * the maker's and the signer's certificates (issued by a CA of ours, valid
  * at the signing time), the time-stamp (its genTime becomes the signing
  * time), the seal's validity then, the signer certificate's status then
@@ -1048,6 +1051,38 @@ static bool cert_listed(const seal_view *sv, const pki_tlv *cert)
 	return false;
 }
 
+/* Whether the seal is one of ours, byte for byte as recorded. */
+static yz_status seal_known(store *s, const seal_view *sv, json_t *o, yz_err *e)
+{
+	store_conn *c;
+	store_rows *r;
+	store_val v[] = {sv_text(sv->es_id)};
+	yz_status st = store_reader(s, &c, e);
+	if (st == YZ_OK)
+		st = store_query(c, "SELECT der, id FROM pki_seal WHERE es_id = ?", v, 1, &r, e);
+	if (st != YZ_OK)
+		return st;
+	bool found = store_next(r), same = false;
+	if (found) {
+		size_t n = 0;
+		const void *der = store_col_blob(r, 0, &n);
+		same = n == sv->raw.rawn && !memcmp(der, sv->raw.raw, n);
+		if (same)
+			jx_set_int(json_object_get(o, "seal"), "id", store_col_int(r, 1));
+	}
+	if ((st = store_rows_close(r, e)) != YZ_OK)
+		return st;
+	jx_set_bool(json_object_get(o, "seal"), "ours", same);
+	if (!found)
+		pki_verify_fail(
+		    o, "seal_unknown",
+		    "the seal (esID) was not made by this platform's seal-making system");
+	else if (!same)
+		pki_verify_fail(o, "seal_unknown",
+		                "the seal differs from the one this platform made under its esID");
+	return YZ_OK;
+}
+
 yz_status pki_verify_seal(store *s, const void *in, size_t n, const void *data, size_t dn,
                           json_t **info, yz_err *e)
 {
@@ -1114,14 +1149,25 @@ yz_status pki_verify_seal(store *s, const void *in, size_t n, const void *data, 
 	if (!cert_listed(&sv.seal, &sv.cert))
 		pki_verify_fail(o, "signer_not_in_seal",
 		                "the signer's certificate is not in the seal's certificate list");
-	/* 3. the maker's signature on the seal */
+	/* 3. a seal this platform made: the very bytes it recorded under the
+	 * esID. Without this, anyone holding a certificate of one of our CAs
+	 * could make a "seal" of any name and picture, sign it as its own
+	 * maker, and pass every other check. */
+	yz_status st = seal_known(s, &sv.seal, o, e);
+	if (st != YZ_OK) {
+		pki_cert_view_close(&signer);
+		pki_cert_view_close(&maker);
+		json_decref(o);
+		return st;
+	}
+	/* 4. the maker's signature on the seal */
 	if (!sm2_alg(&sv.seal.alg) || crypto_key_alg(maker.key) != CRYPTO_SM2 ||
 	    crypto_verify(maker.key, sv.seal.info.raw, sv.seal.info.rawn, sv.seal.sig,
 	                  sv.seal.sig_len, NULL) != YZ_OK)
 		pki_verify_fail(o, "seal_signature",
 		                "the maker's signature on the seal does not verify (SM2, ID "
 		                "1234567812345678)");
-	/* 4. when: the time-stamp over the signature, else the claimed time */
+	/* 5. when: the time-stamp over the signature, else the claimed time */
 	int64_t when = sv.time_info;
 	if (sv.token) {
 		int64_t gen = 0;
@@ -1137,7 +1183,7 @@ yz_status pki_verify_seal(store *s, const void *in, size_t n, const void *data, 
 		}
 	}
 	pki_sign_time(o, "time", when);
-	/* 5. the certificates: ours and valid then */
+	/* 6. the certificates: ours and valid then */
 	ve = (yz_err){0};
 	if (pki_cert_view_check(&maker, when, &ve) != YZ_OK) {
 		char why2[600];
@@ -1147,13 +1193,13 @@ yz_status pki_verify_seal(store *s, const void *in, size_t n, const void *data, 
 	ve = (yz_err){0};
 	if (pki_cert_view_check(&signer, when, &ve) != YZ_OK)
 		pki_verify_fail(o, "certificate_chain", ve.msg);
-	/* 6. the seal's own validity */
+	/* 7. the seal's own validity */
 	if (when < sv.seal.valid_start - 1000 || when > sv.seal.valid_end)
 		pki_verify_fail(o, "seal_validity", "the seal was not valid at the signing time");
-	/* 7. the signer certificate's status then */
+	/* 8. the signer certificate's status then */
 	json_t *status = NULL;
 	bool bad_then = false;
-	yz_status st = pki_cert_view_status(s, &signer, when, &status, &bad_then, e);
+	st = pki_cert_view_status(s, &signer, when, &status, &bad_then, e);
 	if (st == YZ_OK) {
 		if (bad_then) {
 			char reason[200];
@@ -1164,7 +1210,7 @@ yz_status pki_verify_seal(store *s, const void *in, size_t n, const void *data, 
 		}
 		json_object_set_new(o, "certificate", status);
 	}
-	/* 8. the document */
+	/* 9. the document */
 	if (!matches)
 		pki_verify_fail(o, "document_hash",
 		                "the document's SM3 hash does not match the sealed hash");

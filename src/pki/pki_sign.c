@@ -435,6 +435,13 @@ yz_status pki_cert_view_check(const pki_cert_view *v, int64_t at, yz_err *e)
 	/* expiry since is judged at the signing time below */
 	if (st != YZ_OK && st != YZ_EREFUSED)
 		return yz_fail(e, YZ_ECRYPTO, "the certificate of %s: %s", v->subject, ce.msg);
+	/* a certificate for encryption only (a dual pair's) does not sign */
+	uint32_t ku = X509_get_key_usage(v->x);
+	if (ku != UINT32_MAX && !(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)))
+		return yz_fail(e, YZ_ECRYPTO,
+		               "the certificate of %s is not for signing (key usage without "
+		               "digitalSignature or nonRepudiation)",
+		               v->subject);
 	if (at < v->not_before - 1000)
 		return yz_fail(e, YZ_ECRYPTO,
 		               "the certificate of %s was not valid yet at the signing time",

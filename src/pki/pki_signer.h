@@ -72,7 +72,8 @@ typedef struct pki_cert_view {
 YZ_MUST_USE yz_status pki_cert_view_open(const void *der, size_t n, pki_cert_view *v, yz_err *e);
 void pki_cert_view_close(pki_cert_view *v);
 /* Issued by a CA of this platform (its signature checks out with our
- * verifier) and valid at `at`. YZ_ECRYPTO saying why not. */
+ * verifier), for signing (key usage digitalSignature or nonRepudiation,
+ * when it has a key usage) and valid at `at`. YZ_ECRYPTO saying why not. */
 YZ_MUST_USE yz_status pki_cert_view_check(const pki_cert_view *v, int64_t at, yz_err *e);
 /* {subject, cn, o?, serial, ca?, issuer, ours} */
 json_t *pki_cert_view_json(const pki_cert_view *v);
