@@ -53,7 +53,7 @@
 
 #define PKI_SEAL_PICTURE_MAX (256 * 1024)  /* bytes of a seal's image */
 #define PKI_SEAL_PIXELS_MAX  4096          /* its width and height */
-#define PKI_SIGN_DOC_MAX     (32 << 20)    /* bytes of a document signed or verified here */
+#define PKI_SIGN_DOC_MAX     (30 << 20)    /* bytes of a document signed or verified here */
 #define PKI_SIGNATURE_MAX    (1024 * 1024) /* bytes of a CMS or SES signature read */
 #define PKI_SEAL_VID         "yizhan"      /* SES_Header.vid: who made the seal format */
 
