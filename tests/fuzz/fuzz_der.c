@@ -4,7 +4,8 @@
  * time-stamp verifier (a TimeStampResp or a token from anyone) and the CRL
  * and OCSP verifiers. Invariants: the reader never reads outside its input
  * (ASan) and every value it returns lies inside its parent; the verifiers
- * refuse garbage with an error and never accept it.
+ * refuse garbage with an error and never accept it. The CMS SignedData
+ * reader (tokens, detached signatures) runs on every input too.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "pki/pki.h"
 #include "pki/pki_asn1.h"
+#include "pki/pki_cms.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
@@ -41,6 +43,17 @@ static void walk(pki_rd r, const unsigned char *lo, const unsigned char *hi, int
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	walk(pki_rd_of(data, size), data, data + size, 0);
+	/* the CMS reader (time-stamp tokens, detached signatures) over a
+	 * ContentInfo */
+	pki_rd r = pki_rd_of(data, size);
+	pki_tlv ci;
+	if (pki_rd_next(&r, &ci)) {
+		pki_cms k;
+		if (!pki_cms_parse(&ci, &k)) {
+			(void)pki_cms_is_data(&k);
+			(void)pki_cms_signer_cert(&k);
+		}
+	}
 	/* a copy, so that no verifier can rely on bytes past the end */
 	unsigned char *copy = malloc(size ? size : 1);
 	CHECK(copy);
