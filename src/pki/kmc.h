@@ -182,5 +182,7 @@ YZ_MUST_USE yz_status kmc_flow_event(store_conn *tx, const struct flow_event *ev
  * calls it. */
 struct yz_app;
 YZ_MUST_USE yz_status kmc_api_routes(struct yz_app *app, yz_err *e);
+/* Its pages under /pki/kmc (kmc_pages.c); pki_routes calls it. */
+YZ_MUST_USE yz_status kmc_page_routes(struct yz_app *app, yz_err *e);
 
 #endif

@@ -897,5 +897,7 @@ yz_status pki_routes(yz_app *app, yz_err *e)
 		st = http_routes_add(app->http, routes, (int)(sizeof routes / sizeof routes[0]), e);
 	if (st == YZ_OK)
 		http_add_nav(app->http, nav, (int)(sizeof nav / sizeof nav[0]));
+	if (st == YZ_OK)
+		st = kmc_page_routes(app, e);
 	return st == YZ_OK ? pki_seal_page_routes(app, e) : st; /* seal_pages.c */
 }
