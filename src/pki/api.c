@@ -280,6 +280,26 @@ static yz_status status_change(http_req *r, bool resume, yz_err *e)
 	return st;
 }
 
+/* {supersede?: bool} → 201 with the new certificate. */
+static yz_status cert_renew(http_req *r, yz_err *e)
+{
+	yz_app *app = http_app(r);
+	json_t *in, *out = NULL;
+	yz_status st = http_json(r, &in, e);
+	if (st != YZ_OK)
+		return st;
+	static const jx_field f[] = {{"supersede", JX_BOOL, false, 0, 0, NULL},
+	                             {NULL, 0, false, 0, 0, NULL}};
+	st = jx_validate(in, f, e);
+	if (st == YZ_OK)
+		st = pki_renew(app->db, http_actor(r), http_param(r, "ca"), http_param(r, "serial"),
+		               jx_bool(in, "supersede", false), &out, e);
+	json_decref(in);
+	if (st == YZ_OK)
+		http_reply_json(r, 201, out);
+	return st;
+}
+
 static yz_status cert_revoke(http_req *r, yz_err *e)
 {
 	return status_change(r, false, e);
@@ -448,6 +468,8 @@ static const http_route routes[] = {
      "The caller's own certificates (holder)"},
     {HTTP_GET, "/api/v1/pki/mine/{ca}/{serial}", mine_get, HTTP_SIGNED_IN, HTTP_SCOPE_NONE, 0, 0,
      "One of the caller's certificates; <serial>.crt downloads the DER"},
+    {HTTP_POST, "/api/v1/pki/certs/{ca}/{serial}/renew", cert_renew, "pki.issue", HTTP_SCOPE_NONE,
+     0, 0, "Renew: the same holder, key and subject with a new serial and validity ({supersede})"},
     {HTTP_POST, "/api/v1/pki/certs/{ca}/{serial}/resume", cert_resume, "pki.revoke",
      HTTP_SCOPE_NONE, 0, 0, "Lift a suspension (certificateHold)"},
 };

@@ -105,6 +105,11 @@ YZ_MUST_USE yz_status pki_issue_tx(store_conn *tx, const yz_actor *who, json_t *
  * certificate cannot change again: YZ_ECONFLICT. */
 YZ_MUST_USE yz_status pki_revoke(store *s, const yz_actor *who, const char *ca, const char *serial,
                                  int reason, yz_err *e);
+/* Renew a valid certificate: a new one for the same holder, key, profile
+ * and subject, with a new serial and validity; with supersede the old one is
+ * revoked as superseded. out: the new certificate's record. */
+YZ_MUST_USE yz_status pki_renew(store *s, const yz_actor *who, const char *ca, const char *serial,
+                                bool supersede, json_t **out, yz_err *e);
 /* Lift a suspension (certificateHold): the certificate is valid again. */
 YZ_MUST_USE yz_status pki_resume(store *s, const yz_actor *who, const char *ca, const char *serial,
                                  yz_err *e);

@@ -739,6 +739,100 @@ yz_status pki_resume(store *s, const yz_actor *who, const char *ca, const char *
 	return change_status(s, who, ca, serial, -1, e);
 }
 
+/* ---- renewal ---- */
+
+/* The UTF-8 text of a name's first entry of nid into in[key], if any. */
+static void name_entry(X509_NAME *n, int nid, json_t *in, const char *key)
+{
+	int at = X509_NAME_get_index_by_NID(n, nid, -1);
+	if (at < 0)
+		return;
+	unsigned char *u = NULL;
+	int len = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, at)));
+	if (len > 0)
+		json_object_set_new(in, key, json_stringn((const char *)u, (size_t)len));
+	OPENSSL_free(u);
+}
+
+/* The subject alternative names (e-mail, DNS) of x into in. */
+static void san_entries(X509 *x, json_t *in)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	json_t *dns = json_array();
+	for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		int type;
+		ASN1_STRING *v = GENERAL_NAME_get0_value(g, &type);
+		const char *text = (const char *)ASN1_STRING_get0_data(v);
+		size_t len = (size_t)ASN1_STRING_length(v);
+		if (type == GEN_EMAIL)
+			json_object_set_new(in, "email", json_stringn(text, len));
+		else if (type == GEN_DNS)
+			json_array_append_new(dns, json_stringn(text, len));
+	}
+	if (json_array_size(dns))
+		json_object_set(in, "dns", dns);
+	json_decref(dns);
+	GENERAL_NAMES_free(names);
+}
+
+yz_status pki_renew(store *s, const yz_actor *who, const char *ca, const char *serial,
+                    bool supersede, json_t **out, yz_err *e)
+{
+	store_conn *c;
+	json_t *old = NULL;
+	yz_status st = store_reader(s, &c, e);
+	if (st == YZ_OK)
+		st = pki_cert_get(c, ca, serial, false, &old, e);
+	if (st != YZ_OK)
+		return st;
+	const char *status = jx_str(old, "status", "");
+	if (strcmp(status, "valid") != 0) {
+		json_decref(old);
+		return yz_fail(e, YZ_ECONFLICT, "certificate %s is %s: it cannot be renewed",
+		               serial, status);
+	}
+	buf der, pem;
+	buf_init(&der, PKI_CERT_MAX);
+	buf_init(&pem, 4096);
+	X509 *x = NULL;
+	crypto_key *key = NULL;
+	st = pki_cert_der(c, ca, serial, &der, e);
+	if (st == YZ_OK && !(x = pki_x509_parse(der.p, der.len)))
+		st = yz_fail(e, YZ_EDB, "the stored certificate does not parse");
+	if (st == YZ_OK)
+		st = crypto_key_from_evp(X509_get0_pubkey(x), &key, e);
+	if (st == YZ_OK)
+		st = crypto_key_to_pem(key, false, NULL, &pem, e);
+	json_t *in = NULL;
+	if (st == YZ_OK) {
+		/* the same holder, key and subject; a new serial and validity */
+		in = json_pack("{s:s, s:s, s:s#}", "ca", ca, "profile", jx_str(old, "profile", ""),
+		               "public_key", pem.p, pem.len);
+		X509_NAME *n = X509_get_subject_name(x);
+		name_entry(n, NID_commonName, in, "cn");
+		name_entry(n, NID_organizationName, in, "o");
+		name_entry(n, NID_organizationalUnitName, in, "ou");
+		san_entries(x, in);
+		static const char *const keep[] = {"id_number", "uscc", NULL};
+		for (const char *const *k = keep; *k; k++)
+			if (json_object_get(old, *k))
+				json_object_set(in, *k, json_object_get(old, *k));
+		if (jx_int(old, "holder_user", 0))
+			jx_set_int(in, "holder_user", jx_int(old, "holder_user", 0));
+		st = pki_issue(s, who, in, out, e);
+	}
+	if (st == YZ_OK && supersede)
+		st = pki_revoke(s, who, ca, serial, PKI_SUPERSEDED, e);
+	json_decref(in);
+	json_decref(old);
+	crypto_key_free(key);
+	X509_free(x);
+	buf_free(&der);
+	buf_free(&pem);
+	return st;
+}
+
 /* ---- look-ups ---- */
 
 #define CERT_COLS                                                                                  \

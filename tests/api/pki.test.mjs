@@ -165,6 +165,23 @@ test(`issue, verify with openssl, revoke, and see the CRL and OCSP change (${bac
 	await fetchTo('/pki/crl/city.crl', 'city.crl');
 	assert.doesNotMatch(openssl(['crl', '-inform', 'DER', '-in', 'city.crl', '-noout', '-text']).out, new RegExp(sm2.serial));
 
+	// renewal: the same holder, key and subject, a new serial; superseding revokes the old one
+	const renewed = await expectJson(await op.post(`/api/v1/pki/certs/city/${sm2.serial}/renew`, { json: { supersede: true } }), 201);
+	assert.notEqual(renewed.serial, sm2.serial);
+	assert.equal(renewed.cn, '张三');
+	assert.equal(renewed.id_number, '11010519491231002X');
+	writeFileSync(join(dir, 'renewed.pem'), renewed.pem);
+	assert.equal(
+		openssl(['x509', '-in', 'renewed.pem', '-noout', '-pubkey']).out,
+		openssl(['x509', '-in', 'sm2.pem', '-noout', '-pubkey']).out,
+		'the same key'
+	);
+	assert.match(openssl(['x509', '-in', 'renewed.pem', '-noout', '-ext', 'subjectAltName']).out, /zhangsan@example.gov.cn/);
+	const old = await expectJson(await op.get(`/api/v1/pki/certs/city/${sm2.serial}`), 200);
+	assert.equal(old.status, 'revoked');
+	assert.equal(old.reason, 'superseded');
+	await expectProblem(await op.post(`/api/v1/pki/certs/city/${sm2.serial}/renew`, { json: {} }), 409);
+
 	// OCSP by GET (RFC 6960 A.1): the same answer for the same request
 	openssl(['ocsp', '-issuer', 'city-p256.pem', '-cert', 'ec.pem', '-no_nonce', '-reqout', 'req.der']);
 	const b64 = readFileSync(join(dir, 'req.der')).toString('base64');
