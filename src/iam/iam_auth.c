@@ -577,7 +577,12 @@ json_t *iam_authz_json(const iam_authz *z)
 			arr = json_array();
 			json_object_set_new(o, z->g[i].perm, arr);
 		}
-		json_array_append_new(arr, json_string(z->g[i].path));
+		/* two roles may grant one permission over the same subtree: once */
+		bool seen = false;
+		for (size_t k = 0; k < json_array_size(arr) && !seen; k++)
+			seen = !strcmp(json_string_value(json_array_get(arr, k)), z->g[i].path);
+		if (!seen)
+			json_array_append_new(arr, json_string(z->g[i].path));
 	}
 	return o;
 }

@@ -73,9 +73,12 @@ test(`sign-in answers 201 with a CSRF token and an HttpOnly yz_sid cookie (${bac
 	assert.equal(me.pw_hash, undefined, '/me shows the password hash');
 	assert.deepEqual(
 		me.roles.map((r) => [r.role, r.scope_code]),
-		[['clerk', '520100-fgw']]
+		[
+			['clerk', '520100-fgw'],
+			['seal_user', '520100-fgw'], // the demo's clerk also applies her department's seal
+		]
 	);
-	assert.deepEqual(Object.keys(me.permissions).sort(), ['iam.org.read', 'supervise.respond', 'workbench.use']);
+	assert.deepEqual(Object.keys(me.permissions).sort(), ['iam.org.read', 'pki.seal.use', 'supervise.respond', 'workbench.use']);
 	const fgwPath = me.permissions['iam.org.read'][0];
 	assert.match(fgwPath, /^\/1\/\d+\/$/);
 	assert.deepEqual(me.permissions['workbench.use'], [fgwPath]);
