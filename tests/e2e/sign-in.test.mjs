@@ -71,6 +71,7 @@ test(`a civil servant signs in, sees the workbench and signs out (${backend})`, 
 			{ text: '发起办件', href: '/flows', current: null },
 			{ text: '消息通知', href: '/notifications', current: null },
 			{ text: '本单位监察', href: '/supervise/mine', current: null },
+			{ text: '盖章', href: '/seal', current: null }, // 陈静 also applies her department's seal (印章使用人)
 			{ text: '我的证书', href: '/pki/mine', current: null },
 			{ text: '修改密码', href: '/account/password', current: null },
 		]);
