@@ -34,24 +34,13 @@
 #include "iam/iam.h"
 #include "pki/kmc.h"
 #include "pki/pki_int.h"
+#include "pki/pki_pages.h"
 
 #define KMC_PAGE_LIMIT 50
 
 static yz_app *app_of(http_req *r)
 {
 	return http_app(r);
-}
-
-/* ISO times of the kmc records as "2026-11-23 10:00" on pages. */
-static void human_time(json_t *o, const char *key)
-{
-	const char *iso = jx_str(o, key, NULL);
-	int64_t ms;
-	if (iso && clock_parse_iso(iso, &ms) == YZ_OK) {
-		char t[40];
-		clock_format_city_human(ms, t, sizeof t);
-		jx_set_str(o, key, t);
-	}
 }
 
 /* The title of a CA by name. */
@@ -104,30 +93,6 @@ static const char *user_name(store_conn *c, json_t *names, int64_t id, const cha
 
 /* ---- errors ---- */
 
-/* Replace {label} and {got} in a message. */
-static void fill(const char *tmpl, const char *label, const char *got, char *out, size_t cap)
-{
-	size_t n = 0;
-	while (*tmpl && n + 1 < cap) {
-		const char *v = NULL;
-		if (!strncmp(tmpl, "{label}", 7)) {
-			v = label;
-			tmpl += 7;
-		} else if (!strncmp(tmpl, "{got}", 5)) {
-			v = got;
-			tmpl += 5;
-		}
-		if (v) {
-			n += yz_strlcpy(out + n, v, cap - n);
-			if (n >= cap)
-				n = cap - 1;
-			continue;
-		}
-		out[n++] = *tmpl++;
-	}
-	out[n] = '\0';
-}
-
 static bool is_select(const char *field)
 {
 	return !strcmp(field, "ca") || !strcmp(field, "recipient_ca");
@@ -177,7 +142,8 @@ static json_t *error_data(http_req *r, const yz_err *in, const char *which)
 		const char *tmpl = http_t(r, key);
 		if (strcmp(tmpl, key) != 0) {
 			char text[512];
-			fill(tmpl, jx_str(labels, f->field, f->field), f->got, text, sizeof text);
+			pki_page_fill(tmpl, jx_str(labels, f->field, f->field), f->got, text,
+			              sizeof text);
 			jx_set_str(x, "text", text);
 		}
 		jx_set_str(map, f->field, jx_str(x, "text", ""));
@@ -185,16 +151,6 @@ static json_t *error_data(http_req *r, const yz_err *in, const char *which)
 	json_object_set_new(d, "error_map", map);
 	json_decref(labels);
 	return d;
-}
-
-/* A refusal that is no field's fault (a rule of the recovery, a state that
- * does not allow the command) as a summary linking to what it is about. */
-static json_t *refusal_data(http_req *r, const char *key, const char *got, const char *href)
-{
-	char text[512];
-	fill(http_t(r, key), got, got, text, sizeof text);
-	return json_pack("{s:s, s:[{s:s, s:s}], s:{}}", "message", text, "errors", "href", href,
-	                 "text", text, "error_map");
 }
 
 /* The form's non-empty fields, trimmed: an empty one counts as absent, so
@@ -236,15 +192,15 @@ static yz_status centre_page(http_req *r, int status, const yz_err *err, const c
 	size_t i;
 	json_t *x;
 	json_array_foreach (json_object_get(keys, "items"), i, x) {
-		human_time(x, "created_at");
+		pki_page_human_time(x, "created_at");
 		json_t *versions = json_object_get(x, "versions");
 		json_t *last = json_array_get(versions, json_array_size(versions) - 1);
 		jx_set_str(x, "current_at", jx_str(last, "created_at", ""));
-		human_time(x, "current_at");
+		pki_page_human_time(x, "current_at");
 	}
 	json_t *cas = pki_ca_index();
 	json_array_foreach (json_object_get(archive, "items"), i, x) {
-		human_time(x, "archived_at");
+		pki_page_human_time(x, "archived_at");
 		jx_set_str(x, "ca_title", ca_title(cas, jx_str(x, "ca", "")));
 	}
 	json_decref(cas);
@@ -378,8 +334,8 @@ static yz_status issue_post(http_req *r, yz_err *e)
 	                              jx_str(rcpt, "serial", ""), "ca_title",
 	                              ca_title(cas, jx_str(rcpt, "ca", ""))));
 	json_decref(cas);
-	human_time(cert, "not_before");
-	human_time(cert, "not_after");
+	pki_page_human_time(cert, "not_before");
+	pki_page_human_time(cert, "not_after");
 	char file[96], url[160];
 	snprintf(file, sizeof file, "SM2EnvelopedKey-%s.der", jx_str(cert, "serial", ""));
 	snprintf(url, sizeof url, "/api/v1/pki/certs/%s/%s.crt", jx_str(cert, "ca", ""),
@@ -414,15 +370,15 @@ static void label_recovery(store_conn *c, json_t *names, json_t *cas, json_t *o)
 	json_array_foreach (json_object_get(o, "approvals"), i, a) {
 		jx_set_str(a, "name",
 		           user_name(c, names, jx_int(a, "user", 0), jx_str(a, "login", "")));
-		human_time(a, "at");
+		pki_page_human_time(a, "at");
 	}
 	json_t *key = json_object_get(o, "key");
 	jx_set_str(key, "ca_title", ca_title(cas, jx_str(key, "ca", "")));
 	json_t *rc = json_object_get(o, "recipient");
 	jx_set_str(rc, "ca_title", ca_title(cas, jx_str(rc, "ca", "")));
-	human_time(o, "created_at");
-	human_time(o, "closed_at");
-	human_time(o, "released_at");
+	pki_page_human_time(o, "created_at");
+	pki_page_human_time(o, "closed_at");
+	pki_page_human_time(o, "released_at");
 }
 
 static yz_status recoveries_page(http_req *r, yz_err *e)
@@ -643,14 +599,15 @@ static yz_status decide_post(http_req *r, bool approve, yz_err *e)
 		snprintf(key, sizeof key, "kmc.refusal.%s", fe.fields[0].rule);
 		if (!strcmp(http_t(r, key), key))
 			snprintf(key, sizeof key, "kmc.refusal.other");
-		error = refusal_data(r, key, "", "#recovery-approvals");
+		error = pki_page_refusal(r, key, "", NULL, "#recovery-approvals");
 	} else if (st == YZ_ECONFLICT) {
 		char n[24], status[16], key[48];
 		approvals_now(r, id, n, sizeof n, status, sizeof status);
 		snprintf(key, sizeof key, "kmc.status.%s", status[0] ? status : "open");
-		error = refusal_data(r, "kmc.refusal.closed", http_t(r, key), "#recovery-status");
+		error = pki_page_refusal(r, "kmc.refusal.closed", http_t(r, key), NULL,
+		                         "#recovery-status");
 	} else if (st == YZ_EFORBIDDEN) {
-		error = refusal_data(r, "kmc.refusal.no_task", "", "#recovery-approvals");
+		error = pki_page_refusal(r, "kmc.refusal.no_task", "", NULL, "#recovery-approvals");
 	} else {
 		json_decref(in);
 		*e = fe;
@@ -700,7 +657,8 @@ static yz_status release_post(http_req *r, yz_err *e)
 			return st;
 		}
 		return recovery_page(r, id, yz_status_http(st),
-		                     refusal_data(r, key, n, "#recovery-status"), NULL, e);
+		                     pki_page_refusal(r, key, n, NULL, "#recovery-status"), NULL,
+		                     e);
 	}
 	store_conn *c;
 	json_t *o = NULL;

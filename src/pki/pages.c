@@ -21,22 +21,11 @@
 #include "core/jx.h"
 #include "core/slice.h"
 #include "pki/pki_int.h"
+#include "pki/pki_pages.h"
 
 static yz_app *app_of(http_req *r)
 {
 	return http_app(r);
-}
-
-/* ISO times of the pki records as "2026-11-23 10:00" on pages. */
-static void human_time(json_t *o, const char *key)
-{
-	const char *iso = jx_str(o, key, NULL);
-	int64_t ms;
-	if (iso && clock_parse_iso(iso, &ms) == YZ_OK) {
-		char t[40];
-		clock_format_city_human(ms, t, sizeof t);
-		jx_set_str(o, key, t);
-	}
 }
 
 /* Whether a name is written in Latin letters (a host name, say), so that the
@@ -72,37 +61,13 @@ static void label_cert(json_t *c)
 	if (json_is_string(json_object_get(c, "reason")))
 		jx_set_label(c, "reason_label", "pki.reason", "reason", "unspecified");
 	jx_set_bool(c, "cn_latin", latin_text(jx_str(c, "cn", "")));
-	human_time(c, "not_before");
-	human_time(c, "not_after");
-	human_time(c, "revoked_at");
-	human_time(c, "issued_at");
+	pki_page_human_time(c, "not_before");
+	pki_page_human_time(c, "not_after");
+	pki_page_human_time(c, "revoked_at");
+	pki_page_human_time(c, "issued_at");
 }
 
 /* ---- errors ---- */
-
-/* Replace {label} and {got} in a message. */
-static void fill(const char *tmpl, const char *label, const char *got, char *out, size_t cap)
-{
-	size_t n = 0;
-	while (*tmpl && n + 1 < cap) {
-		const char *v = NULL;
-		if (!strncmp(tmpl, "{label}", 7)) {
-			v = label;
-			tmpl += 7;
-		} else if (!strncmp(tmpl, "{got}", 5)) {
-			v = got;
-			tmpl += 5;
-		}
-		if (v) {
-			n += yz_strlcpy(out + n, v, cap - n);
-			if (n >= cap)
-				n = cap - 1;
-			continue;
-		}
-		out[n++] = *tmpl++;
-	}
-	out[n] = '\0';
-}
 
 static bool is_select(const char *field)
 {
@@ -155,7 +120,8 @@ static json_t *error_data(http_req *r, const yz_err *in)
 		const char *tmpl = http_t(r, key);
 		if (strcmp(tmpl, key) != 0) {
 			char text[512];
-			fill(tmpl, jx_str(labels, f->field, f->field), f->got, text, sizeof text);
+			pki_page_fill(tmpl, jx_str(labels, f->field, f->field), f->got, text,
+			              sizeof text);
 			jx_set_str(x, "text", text);
 		}
 		if (!json_object_get(map, f->field))
@@ -164,15 +130,6 @@ static json_t *error_data(http_req *r, const yz_err *in)
 	json_object_set_new(d, "error_map", map);
 	json_decref(labels);
 	return d;
-}
-
-/* A refusal that is no field's fault (a state that does not allow the
- * command) as a summary linking to what it is about. */
-static json_t *refusal_data(http_req *r, const char *key, const char *href)
-{
-	const char *text = http_t(r, key);
-	return json_pack("{s:s, s:[{s:s, s:s}], s:{}}", "message", text, "errors", "href", href,
-	                 "text", text, "error_map");
 }
 
 /* ---- select options ---- */
@@ -246,8 +203,8 @@ static yz_status repo_page(http_req *r, yz_err *e)
 		jx_set_bool(c, "is_root", !json_is_string(json_object_get(c, "parent")));
 		if (!jx_bool(c, "is_root", true))
 			jx_set_str(c, "parent_title", title_of(cas, jx_str(c, "parent", "")));
-		human_time(c, "not_before");
-		human_time(c, "not_after");
+		pki_page_human_time(c, "not_before");
+		pki_page_human_time(c, "not_after");
 	}
 	json_t *d = json_object();
 	json_object_set_new(d, "cas", cas);
@@ -363,7 +320,8 @@ static yz_status cert_page(http_req *r, const char *ca, const char *serial, int 
 	if (err)
 		json_object_set_new(d, "error", error_data(r, err));
 	else if (refusal)
-		json_object_set_new(d, "error", refusal_data(r, refusal, "#cert-status"));
+		json_object_set_new(d, "error",
+		                    pki_page_refusal(r, refusal, NULL, NULL, "#cert-status"));
 	json_object_set_new(d, "cert", o);
 	return http_reply_page(r, status, "pages/pki_cert", d, e);
 }
@@ -779,7 +737,7 @@ static void refusal_text(http_req *r, const yz_err *le, char *out, size_t cap)
 	} else if (strstr(m, "no client certificate") || strstr(m, "does not parse")) {
 		key = "pki.login.refused.no_cert";
 	}
-	fill(http_t(r, key), label, "", out, cap);
+	pki_page_fill(http_t(r, key), label, "", out, cap);
 }
 
 /* The sign-in page: the client certificate with the button, or how to get

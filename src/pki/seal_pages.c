@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/jx.h"
 #include "core/slice.h"
+#include "pki/pki_pages.h"
 #include "pki/seal_http.h"
 
 #define PAGE_UPLOAD ((size_t)PKI_SIGN_DOC_MAX + (2u << 20))
@@ -29,18 +30,6 @@
 static yz_app *app_of(http_req *r)
 {
 	return http_app(r);
-}
-
-/* ISO times of the records as "2026-11-23 10:00" on pages. */
-static void human_time(json_t *o, const char *key)
-{
-	const char *iso = jx_str(o, key, NULL);
-	int64_t ms;
-	if (iso && clock_parse_iso(iso, &ms) == YZ_OK) {
-		char t[40];
-		clock_format_city_human(ms, t, sizeof t);
-		jx_set_str(o, key, t);
-	}
 }
 
 /* A data: URI split for the template (whose src values cannot start with
@@ -58,23 +47,6 @@ static void picture_parts(json_t *o)
 		jx_set_bool(o, "picture_jpeg", true);
 		jx_set_str(o, "picture_b64", uri + sizeof jpeg - 1);
 	}
-}
-
-/* Replace {label} in a message. */
-static void fill(const char *tmpl, const char *label, char *out, size_t cap)
-{
-	size_t n = 0;
-	while (*tmpl && n + 1 < cap) {
-		if (!strncmp(tmpl, "{label}", 7)) {
-			n += yz_strlcpy(out + n, label, cap - n);
-			if (n >= cap)
-				n = cap - 1;
-			tmpl += 7;
-			continue;
-		}
-		out[n++] = *tmpl++;
-	}
-	out[n] = '\0';
 }
 
 /* A validation error as page data (GOV.UK summary): labels from
@@ -109,7 +81,8 @@ static json_t *error_data(http_req *r, const yz_err *err)
 			const char *tmpl = http_t(r, keys[j]);
 			if (strcmp(tmpl, keys[j]) != 0) {
 				char text[512];
-				fill(tmpl, jx_str(labels, f->field, f->field), text, sizeof text);
+				pki_page_fill(tmpl, jx_str(labels, f->field, f->field), NULL, text,
+				              sizeof text);
 				jx_set_str(x, "text", text);
 				break;
 			}
@@ -119,17 +92,6 @@ static json_t *error_data(http_req *r, const yz_err *err)
 	}
 	json_object_set_new(d, "error_map", map);
 	json_decref(labels);
-	return d;
-}
-
-/* A refusal that is no field's fault, as a summary linking to the form. */
-static json_t *refusal_data(http_req *r, const char *key, const char *detail, const char *href)
-{
-	const char *text = http_t(r, key);
-	json_t *d = json_pack("{s:s, s:[{s:s, s:s}], s:{}}", "message", text, "errors", "href",
-	                      href, "text", text, "error_map");
-	if (detail)
-		jx_set_str(d, "detail", detail);
 	return d;
 }
 
@@ -192,8 +154,8 @@ static yz_status seals_page(http_req *r, int status, json_t *values, const yz_er
 		picture_parts(x);
 		jx_set_bool(x, "active", !strcmp(jx_str(x, "status", ""), "active"));
 		jx_set_label(x, "status_label", "seal.status", "status", "active");
-		human_time(x, "valid_end");
-		human_time(x, "created_at");
+		pki_page_human_time(x, "valid_end");
+		pki_page_human_time(x, "created_at");
 	}
 	json_t *d = json_object();
 	json_object_set_new(d, "list", list);
@@ -279,8 +241,9 @@ static yz_status seal_revoke_post(http_req *r, yz_err *e)
 		return YZ_OK;
 	}
 	if (st == YZ_ECONFLICT)
-		return seals_page(r, 409, NULL, NULL,
-		                  refusal_data(r, "seal.refused.revoked", fe.msg, "#seals"), e);
+		return seals_page(
+		    r, 409, NULL, NULL,
+		    pki_page_refusal(r, "seal.refused.revoked", NULL, fe.msg, "#seals"), e);
 	*e = fe;
 	return st;
 }
@@ -314,7 +277,7 @@ static yz_status apply_page(http_req *r, int status, int64_t chosen, const yz_er
 		picture_parts(x);
 		jx_set_bool(x, "checked",
 		            chosen ? jx_int(x, "id", 0) == chosen : json_array_size(items) == 1);
-		human_time(x, "valid_end");
+		pki_page_human_time(x, "valid_end");
 	}
 	json_t *d = json_object();
 	json_object_set_new(d, "list", list);
@@ -367,9 +330,9 @@ static yz_status apply_post(http_req *r, yz_err *e)
 	if (st == YZ_EINVAL && fe.nfield)
 		return apply_page(r, 400, seal, &fe, NULL, e);
 	if (st == YZ_ECONFLICT)
-		return apply_page(r, 409, seal, NULL,
-		                  refusal_data(r, "seal.refused.unusable", fe.msg, "#f-seal_id"),
-		                  e);
+		return apply_page(
+		    r, 409, seal, NULL,
+		    pki_page_refusal(r, "seal.refused.unusable", NULL, fe.msg, "#f-seal_id"), e);
 	*e = fe;
 	return st;
 }
@@ -389,7 +352,7 @@ static yz_status done_get(http_req *r, yz_err *e)
 		                       e);
 	if (st != YZ_OK)
 		return st;
-	human_time(sig, "signed_at");
+	pki_page_human_time(sig, "signed_at");
 	char name[300];
 	snprintf(name, sizeof name, "%s.ses", jx_str(sig, "file_name", "document"));
 	jx_set_str(sig, "ses_name", name);
@@ -413,26 +376,26 @@ static json_t *result_view(json_t *info)
 		snprintf(key, sizeof key, "verify.check.%s", jx_str(info, "failed_check", ""));
 		jx_set_str(info, "check_label", key);
 	}
-	human_time(info, "time");
-	human_time(info, "signed_at");
+	pki_page_human_time(info, "time");
+	pki_page_human_time(info, "signed_at");
 	json_t *seal = json_object_get(info, "seal");
 	if (seal) {
 		picture_parts(seal);
-		human_time(seal, "valid_start");
-		human_time(seal, "valid_end");
+		pki_page_human_time(seal, "valid_start");
+		pki_page_human_time(seal, "valid_end");
 	}
 	json_t *ts = json_object_get(info, "timestamp");
 	if (json_is_object(ts))
-		human_time(ts, "gen_time");
+		pki_page_human_time(ts, "gen_time");
 	json_t *cert = json_object_get(info, "certificate");
 	if (cert) {
 		jx_set_label(cert, "then_label", "verify.status", "at_signing", "unknown");
 		jx_set_label(cert, "now_label", "verify.status", "status", "unknown");
 		if (json_object_get(cert, "reason"))
 			jx_set_label(cert, "reason_label", "pki.reason", "reason", "unspecified");
-		human_time(cert, "revoked_at");
-		human_time(cert, "not_before");
-		human_time(cert, "not_after");
+		pki_page_human_time(cert, "revoked_at");
+		pki_page_human_time(cert, "not_before");
+		pki_page_human_time(cert, "not_after");
 	}
 	json_t *signer = json_object_get(info, "signer");
 	if (signer && !jx_str(signer, "display", NULL))
