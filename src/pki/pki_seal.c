@@ -396,16 +396,7 @@ typedef struct maker_job {
 static yz_status maker_job_fn(store_conn *tx, void *arg, yz_err *e)
 {
 	maker_job *j = arg;
-	yz_status st = pki_signer_insert(tx, j->who, j->sr, j->sealed, e);
-	if (st != YZ_OK)
-		return st;
-	char object[64];
-	snprintf(object, sizeof object, "pki_signer:%lld", (long long)j->sr->id);
-	json_t *change = json_pack("{s:s, s:s, s:s, s:s}", "kind", "maker", "ca", j->sr->ca->name,
-	                           "serial", j->sr->serial, "subject", j->sr->subject);
-	st = audit_append(tx, j->who, "pki.signer.create", object, NULL, change, e);
-	json_decref(change);
-	return st;
+	return pki_signer_record(tx, j->who, j->sr, j->sealed, e);
 }
 
 static yz_status maker_open(store *s, const char *data_dir, const yz_actor *who,

@@ -566,6 +566,23 @@ json_t *pki_sign_subject(json_t *org, const char *cn)
 	return sub;
 }
 
+yz_status pki_signer_record(store_conn *tx, const yz_actor *who, pki_signer_rt *sr,
+                            const buf *sealed, yz_err *e)
+{
+	yz_status st = pki_signer_insert(tx, who, sr, sealed, e);
+	if (st != YZ_OK)
+		return st;
+	char object[64];
+	snprintf(object, sizeof object, "pki_signer:%lld", (long long)sr->id);
+	json_t *change =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", sr->kind, "name", sr->name, "ca",
+	              sr->ca->name, "serial", sr->serial, "subject", sr->subject);
+	st = audit_append(tx, who, "pki.signer.create", object,
+	                  sr->org_path[0] ? sr->org_path : NULL, change, e);
+	json_decref(change);
+	return st;
+}
+
 typedef struct signer_job {
 	const yz_actor *who;
 	pki_signer_rt *sr;
@@ -575,17 +592,7 @@ typedef struct signer_job {
 static yz_status signer_job_fn(store_conn *tx, void *arg, yz_err *e)
 {
 	signer_job *j = arg;
-	yz_status st = pki_signer_insert(tx, j->who, j->sr, j->sealed, e);
-	if (st != YZ_OK)
-		return st;
-	char object[64];
-	snprintf(object, sizeof object, "pki_signer:%lld", (long long)j->sr->id);
-	json_t *change =
-	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", j->sr->kind, "name", j->sr->name, "ca",
-	              j->sr->ca->name, "serial", j->sr->serial, "subject", j->sr->subject);
-	st = audit_append(tx, j->who, "pki.signer.create", object, j->sr->org_path, change, e);
-	json_decref(change);
-	return st;
+	return pki_signer_record(tx, j->who, j->sr, j->sealed, e);
 }
 
 static json_t *signer_row(store_rows *r)

@@ -47,6 +47,9 @@ YZ_MUST_USE yz_status pki_signer_make(store *s, const char *data_dir, const yz_a
                                       json_t *subject, pki_signer_rt *sr, buf *sealed, yz_err *e);
 YZ_MUST_USE yz_status pki_signer_insert(store_conn *tx, const yz_actor *who, pki_signer_rt *sr,
                                         const buf *sealed, yz_err *e);
+/* pki_signer_insert and its audit record (pki.signer.create). */
+YZ_MUST_USE yz_status pki_signer_record(store_conn *tx, const yz_actor *who, pki_signer_rt *sr,
+                                        const buf *sealed, yz_err *e);
 void pki_signer_abandon(store *s, const yz_actor *who, const pki_signer_rt *sr);
 
 /* A token of our TSA over a signature value (the imprint: SM3 of it for
